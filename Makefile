@@ -1,0 +1,28 @@
+# sagakit — make targets. `make test` is the test command; `make example`
+# runs the main example.
+
+GO          ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCH       ?= .
+BENCHTIME   ?= 1s
+
+.PHONY: test lint bench example fmt
+
+test:
+	$(GO) test -race ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) ./...
+	@if [ -d bench ]; then cd bench && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) ./...; fi
+
+example:
+	$(GO) run ./examples/order
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

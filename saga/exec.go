@@ -1,0 +1,126 @@
+package saga
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sagakit/sagakit/retry"
+)
+
+// act runs step i's action (its attempts, timeout, retries) and records
+// the outcome in the report. start is when the step begins; act returns
+// when it ended.
+func (r *run[S]) act(ctx context.Context, i int, start time.Time) (time.Time, error) {
+	st, sr := &r.sg.steps[i], &r.rep.Steps[i]
+	if r.sg.observed {
+		start = r.now()
+	}
+	sr.Start, sr.Status = start, StepRunning
+	var err error
+	if st.retry == nil {
+		sr.Attempts = 1
+		if r.sg.observed {
+			r.stepStarted(ctx, i, 1)
+		}
+		err = attempt(ctx, st.action, r.state, st.timeout)
+	} else {
+		err = retry.Do(ctx, r.policy(*st.retry, i, false), func(ctx context.Context) error {
+			sr.Attempts++
+			if r.sg.observed {
+				r.stepStarted(ctx, i, sr.Attempts)
+			}
+			return call(ctx, st.action, r.state)
+		})
+	}
+	end := r.now()
+	sr.End = end
+	if err != nil {
+		sr.Status, sr.Err = StepFailed, err
+		if r.sg.observed {
+			r.stepFailed(ctx, i, sr.Attempts, err)
+		}
+		return end, err
+	}
+	sr.Status = StepSucceeded
+	if r.sg.observed {
+		r.stepSucceeded(ctx, i, sr.Attempts, end.Sub(start))
+	}
+	return end, nil
+}
+
+// undo runs step i's compensation under its retry policy and records the
+// outcome. A step without compensation is marked not compensated.
+func (r *run[S]) undo(ctx context.Context, i int) error {
+	st, sr := &r.sg.steps[i], &r.rep.Steps[i]
+	if st.compensate == nil {
+		if sr.Status == StepSucceeded {
+			sr.Status = StepNotCompensated
+		}
+		return nil
+	}
+	c := &CompensationReport{Start: r.now()}
+	sr.Compensation = c
+	err := retry.Do(ctx, r.policy(st.compRetry, i, true), func(ctx context.Context) error {
+		c.Attempts++
+		return call(ctx, st.compensate, r.state)
+	})
+	c.End = r.now()
+	if err != nil {
+		sr.Status, c.Err = StepCompensationFailed, err
+		if r.sg.observed {
+			r.compensationFailed(ctx, i, c.Attempts, err)
+		}
+		return &CompensationError{Step: st.name, Err: err}
+	}
+	sr.Status = StepCompensated
+	if r.sg.observed {
+		r.stepCompensated(ctx, i, c.Attempts)
+	}
+	return nil
+}
+
+// attempt makes one call of fn bounded by timeout (none if 0).
+func attempt[S any](ctx context.Context, fn func(context.Context, *S) error, state *S, timeout time.Duration) error {
+	if timeout <= 0 {
+		return call(ctx, fn, state)
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := call(actx, fn, state)
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("timed out after %v: %w", timeout, err)
+	}
+	return err
+}
+
+// call calls fn, turning a panic into a [*PanicError].
+func call[S any](ctx context.Context, fn func(context.Context, *S) error, state *S) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = newPanicError(v)
+		}
+	}()
+	return fn(ctx, state)
+}
+
+// policy returns p with the run's retry hooks added when the saga is
+// observed (hooks or logger set), chained before p's own hooks.
+func (r *run[S]) policy(p retry.Policy, i int, compensation bool) retry.Policy {
+	if !r.sg.observed {
+		return p
+	}
+	own := p.Hooks
+	h := &retry.Hooks{OnRetryScheduled: func(ctx context.Context, attempt int, err error, delay time.Duration) {
+		r.retrying(ctx, i, attempt, err, delay, compensation)
+		if own != nil && own.OnRetryScheduled != nil {
+			own.OnRetryScheduled(ctx, attempt, err, delay)
+		}
+	}}
+	if own != nil {
+		h.OnAttemptFailed, h.OnGaveUp = own.OnAttemptFailed, own.OnGaveUp
+	}
+	p.Hooks = h
+	return p
+}
