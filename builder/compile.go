@@ -108,7 +108,7 @@ func Compile(decls []Decl) (*Plan, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	p.print = fingerprint(p.decls)
+	p.print = p.fingerprint()
 	return p, nil
 }
 

@@ -3,7 +3,6 @@ package builder
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"slices"
 	"strconv"
 )
 
@@ -94,22 +93,21 @@ func (p *Plan) Pivot() int { return p.pivot }
 // they declare the same steps the same way.
 func (p *Plan) Fingerprint() string { return p.print }
 
-func fingerprint(decls []Decl) string {
-	h := sha256.New()
-	var buf []byte
-	buf = append(buf, "sagakit-plan-v1\n"...)
-	for _, d := range decls {
+// fingerprint hashes names, kinds and dependencies in declaration order.
+// Dependencies are the effective ones, so their order and repetition in
+// After do not matter.
+func (p *Plan) fingerprint() string {
+	buf := []byte("sagakit-plan-v1\n")
+	for i, d := range p.decls {
 		buf = strconv.AppendQuote(buf, d.Name)
 		buf = append(buf, ' ')
 		buf = strconv.AppendUint(buf, uint64(d.Kind), 10)
-		after := slices.Clone(d.After)
-		slices.Sort(after)
-		for _, a := range after {
+		for _, j := range p.deps[i] {
 			buf = append(buf, ' ')
-			buf = strconv.AppendQuote(buf, a)
+			buf = strconv.AppendQuote(buf, p.decls[j].Name)
 		}
 		buf = append(buf, '\n')
 	}
-	h.Write(buf)
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:])
 }

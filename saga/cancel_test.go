@@ -119,7 +119,7 @@ func TestCompensationReserve(t *testing.T) {
 		rep, err := sg.Run(ctx, &trip{})
 		is.True(errors.Is(err, saga.ErrDeadline))
 		is.True(errors.Is(err, context.DeadlineExceeded))
-		is.Equal(time.Since(start), 7*time.Second)   // forward work ended 3s before the caller's deadline
+		is.Equal(time.Since(start), 7*time.Second)    // forward work ended 3s before the caller's deadline
 		is.Equal(compDeadlineLeft, time.Duration(-1)) // compensations are detached: no deadline
 		is.Equal(rep.Status, saga.StatusCompensated)
 	})

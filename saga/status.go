@@ -37,7 +37,9 @@ func (s Status) String() string { return name(statusNames[:], uint8(s), "status"
 func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // UnmarshalText parses a status's name.
-func (s *Status) UnmarshalText(b []byte) error { return parse(statusNames[:], b, (*uint8)(s), "status") }
+func (s *Status) UnmarshalText(b []byte) error {
+	return parse(statusNames[:], b, (*uint8)(s), "status")
+}
 
 // StepStatus is one step's status in a [Report]. It prints and marshals
 // as its name ("pending", "compensated", …).
