@@ -12,6 +12,7 @@ import (
 // fn receives a context derived from ctx that ends with ctx, or after
 // [Policy.AttemptTimeout] when that is set; [Attempt] reads the attempt
 // number from it. If ctx has already ended, fn is not called at all.
+// Do panics if ctx or fn is nil.
 func Do(ctx context.Context, p Policy, fn func(context.Context) error) error {
 	return do(ctx, &p, fn)
 }
@@ -35,8 +36,12 @@ func DoValue[T any](ctx context.Context, p Policy, fn func(context.Context) (T, 
 // Wrap returns a function that runs fn under p with [Do] each time it is
 // called: it decorates a saga action or compensation with retries.
 // S is the saga state type. Every attempt receives the same *S, so fn
-// should leave the state as it found it when it fails.
+// should leave the state as it found it when it fails. Wrap panics if fn
+// is nil.
 func Wrap[S any](p Policy, fn func(context.Context, *S) error) func(context.Context, *S) error {
+	if fn == nil {
+		panic("retry: Wrap of nil function")
+	}
 	return func(ctx context.Context, s *S) error {
 		return do(ctx, &p, func(ctx context.Context) error { return fn(ctx, s) })
 	}
@@ -49,6 +54,9 @@ const ctxBatch = 8
 // it allocates one timer for all waits and the attempt contexts of up to
 // ctxBatch retries at a time.
 func do(ctx context.Context, p *Policy, fn func(context.Context) error) error {
+	if ctx == nil || fn == nil {
+		panic("retry: nil Context or function")
+	}
 	start := p.now()
 	if ctx.Err() != nil {
 		return p.giveUp(ctx, Canceled, 0, start, nil, nil)

@@ -520,3 +520,23 @@ func TestDoAllocations(t *testing.T) {
 		t.Errorf("two retries without waits: %v allocations, want at most 1", a)
 	}
 }
+
+func TestMisusePanics(t *testing.T) {
+	for name, f := range map[string]func(){
+		"nil fn": func() { _ = retry.Do(context.Background(), retry.Policy{}, nil) },
+		"nil ctx": func() {
+			//lint:ignore SA1012 testing misuse
+			_ = retry.Do(nil, retry.Policy{}, func(context.Context) error { return nil })
+		},
+		"nil Wrap fn": func() { retry.Wrap[int](retry.Policy{}, nil) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Error("no panic")
+				}
+			}()
+			f()
+		})
+	}
+}

@@ -22,7 +22,11 @@ var errDeclined = errors.New("card declined")
 func Example() {
 	sg := saga.New[Order]().Name("order").
 		Step("reserve",
-			func(_ context.Context, o *Order) error { o.Reserved = true; fmt.Println("reserved", o.Items); return nil },
+			func(_ context.Context, o *Order) error {
+				o.Reserved = true
+				fmt.Println("reserved", o.Items)
+				return nil
+			},
 			func(_ context.Context, o *Order) error { o.Reserved = false; fmt.Println("released"); return nil }).
 		Step("charge",
 			func(context.Context, *Order) error { fmt.Println("charging"); return errDeclined },

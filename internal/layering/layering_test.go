@@ -1,0 +1,63 @@
+// Package layering holds the test that keeps imports pointing one way
+// (DESIGN.md §3): leaf packages never import saga, and the core packages
+// depend on the standard library and golang.org/x/sync only.
+package layering
+
+import (
+	"go/build"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/sagakit/sagakit"
+
+// rules maps a package (relative to the module root) to the sagakit
+// packages it may import. Packages not listed may import anything.
+var rules = map[string][]string{
+	"retry":          {},
+	"builder":        {},
+	"internal/runid": {},
+	"state":          {},
+	"saga":           {"builder", "retry", "internal/runid"},
+	"parallel":       {"saga", "builder", "retry", "state", "internal/runid"},
+}
+
+// core packages may import only the standard library, golang.org/x/sync
+// and each other.
+var core = []string{"saga", "builder", "retry", "state", "parallel", "internal/runid"}
+
+func TestImportsPointOneWay(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pkg, allowed := range rules {
+		dir := filepath.Join(root, pkg)
+		if _, err := os.Stat(dir); err != nil {
+			continue // not written yet
+		}
+		p, err := build.ImportDir(dir, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", pkg, err)
+		}
+		for _, imp := range p.Imports {
+			if own, ok := strings.CutPrefix(imp, module+"/"); ok {
+				if !slices.Contains(allowed, own) {
+					t.Errorf("%s imports %s; it may import only %v of sagakit", pkg, own, allowed)
+				}
+				continue
+			}
+			if slices.Contains(core, pkg) && !isStd(imp) && !strings.HasPrefix(imp, "golang.org/x/sync/") {
+				t.Errorf("core package %s imports %s; core packages use only the standard library and golang.org/x/sync", pkg, imp)
+			}
+		}
+	}
+}
+
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
