@@ -198,7 +198,7 @@ func TestDoCanceledBeforeStart(t *testing.T) {
 		is.Equal(re.Attempts, 0)
 		is.Equal(re.Last, nil)
 		is.True(errors.Is(err, context.Canceled))
-		is.Equal(err.Error(), "retry: gave up after 0 attempts in 0s (canceled): context canceled")
+		is.Equal(err.Error(), "retry: gave up after 0 attempts (canceled): context canceled")
 	})
 }
 

@@ -76,20 +76,19 @@ var _ error = (*Error)(nil)
 
 // Error returns a message of the form
 //
-//	retry: gave up after 3 attempts in 1.2s (exhausted): <last error>
+//	retry: gave up after 3 attempts (exhausted): <last error>
 //
-// naming the context's cause when there was no attempt.
+// naming the context's cause when there was no attempt. The time spent is
+// in Elapsed and left out of the message, so equal failures read the same.
 func (e *Error) Error() string {
 	b := make([]byte, 0, 64)
 	b = append(b, "retry: gave up after "...)
 	b = strconv.AppendInt(b, int64(e.Attempts), 10)
 	if e.Attempts == 1 {
-		b = append(b, " attempt in "...)
+		b = append(b, " attempt ("...)
 	} else {
-		b = append(b, " attempts in "...)
+		b = append(b, " attempts ("...)
 	}
-	b = append(b, roundElapsed(e.Elapsed).String()...)
-	b = append(b, " ("...)
 	b = append(b, e.Reason.String()...)
 	b = append(b, ')')
 	switch {
@@ -116,13 +115,4 @@ func (e *Error) Unwrap() []error {
 		return []error{e.Context}
 	}
 	return []error{e.Last, e.Context}
-}
-
-// roundElapsed keeps a message readable: whole milliseconds from 1ms on,
-// whole microseconds below.
-func roundElapsed(d time.Duration) time.Duration {
-	if d >= time.Millisecond {
-		return d.Round(time.Millisecond)
-	}
-	return d.Round(time.Microsecond)
 }

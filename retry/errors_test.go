@@ -19,15 +19,15 @@ func TestErrorMessage(t *testing.T) {
 		want string
 	}{
 		{&retry.Error{Reason: retry.Exhausted, Attempts: 3, Elapsed: 1234567 * time.Microsecond, Last: errBoom},
-			"retry: gave up after 3 attempts in 1.235s (exhausted): boom"},
+			"retry: gave up after 3 attempts (exhausted): boom"},
 		{&retry.Error{Reason: retry.Unretryable, Attempts: 1, Elapsed: 1500 * time.Nanosecond, Last: errBoom},
-			"retry: gave up after 1 attempt in 2µs (unretryable): boom"},
+			"retry: gave up after 1 attempt (unretryable): boom"},
 		{&retry.Error{Reason: retry.Deadline, Attempts: 7, Elapsed: time.Minute, Last: errBoom},
-			"retry: gave up after 7 attempts in 1m0s (deadline): boom"},
+			"retry: gave up after 7 attempts (deadline): boom"},
 		{&retry.Error{Reason: retry.Canceled, Context: context.Canceled},
-			"retry: gave up after 0 attempts in 0s (canceled): context canceled"},
+			"retry: gave up after 0 attempts (canceled): context canceled"},
 		{&retry.Error{},
-			"retry: gave up after 0 attempts in 0s (Reason(0))"},
+			"retry: gave up after 0 attempts (Reason(0))"},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
@@ -61,7 +61,7 @@ func TestErrorFromDo(t *testing.T) {
 		})
 		want := &retry.Error{Reason: retry.Unretryable, Attempts: 1, Elapsed: time.Second, Last: perm}
 		is.Equal(asError(t, err), want)
-		is.Equal(err.Error(), "retry: gave up after 1 attempt in 1s (unretryable): boom")
+		is.Equal(err.Error(), "retry: gave up after 1 attempt (unretryable): boom")
 	})
 }
 

@@ -26,13 +26,14 @@ func (r *run[S]) act(ctx context.Context, i int, start time.Time) (time.Time, er
 		}
 		err = attempt(ctx, st.action, r.state, st.timeout)
 	} else {
-		err = retry.Do(ctx, r.policy(*st.retry, i, false), func(ctx context.Context) error {
+		outer := ctx
+		err = plain(retry.Do(ctx, r.policy(*st.retry, i, false), func(ctx context.Context) error {
 			sr.Attempts++
 			if r.sg.observed {
 				r.stepStarted(ctx, i, sr.Attempts)
 			}
-			return call(ctx, st.action, r.state)
-		})
+			return labelTimeout(outer, ctx, st.retry.AttemptTimeout, call(ctx, st.action, r.state))
+		}))
 	}
 	end := r.now()
 	sr.End = end
@@ -62,10 +63,11 @@ func (r *run[S]) undo(ctx context.Context, i int) error {
 	}
 	c := &CompensationReport{Start: r.now()}
 	sr.Compensation = c
-	err := retry.Do(ctx, r.policy(st.compRetry, i, true), func(ctx context.Context) error {
+	outer := ctx
+	err := plain(retry.Do(ctx, r.policy(st.compRetry, i, true), func(ctx context.Context) error {
 		c.Attempts++
-		return call(ctx, st.compensate, r.state)
-	})
+		return labelTimeout(outer, ctx, st.compRetry.AttemptTimeout, call(ctx, st.compensate, r.state))
+	}))
 	c.End = r.now()
 	if err != nil {
 		sr.Status, c.Err = StepCompensationFailed, err
@@ -88,9 +90,24 @@ func attempt[S any](ctx context.Context, fn func(context.Context, *S) error, sta
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err := call(actx, fn, state)
-	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+	return labelTimeout(ctx, actx, timeout, call(actx, fn, state))
+}
+
+// labelTimeout says so when err came from an attempt whose own timeout
+// (inner's deadline, not outer's) ran out.
+func labelTimeout(outer, inner context.Context, timeout time.Duration, err error) error {
+	if err != nil && timeout > 0 && outer.Err() == nil && errors.Is(inner.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("timed out after %v: %w", timeout, err)
+	}
+	return err
+}
+
+// plain returns the last error of a retry that made only one attempt: a
+// "gave up after 1 attempt" wrapper tells nothing the report does not.
+func plain(err error) error {
+	var re *retry.Error
+	if errors.As(err, &re) && re.Attempts <= 1 && re.Last != nil {
+		return re.Last
 	}
 	return err
 }

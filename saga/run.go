@@ -29,7 +29,7 @@ import (
 func (sg *Saga[S]) Run(ctx context.Context, state *S) (*Report, error) {
 	r := sg.newRun(ctx, state)
 	if state == nil {
-		return r.finish(ctx, &Error{Saga: sg.name, RunID: r.rep.RunID, Err: ErrNilState, Status: StatusFailed})
+		return r.finish(ctx, r.now(), &Error{Saga: sg.name, RunID: r.rep.RunID, Err: ErrNilState, Status: StatusFailed})
 	}
 	fctx, cancel := sg.forward(ctx, r.rep.Start)
 	r.ctx.Context = fctx
@@ -61,7 +61,7 @@ func (sg *Saga[S]) Run(ctx context.Context, state *S) (*Report, error) {
 		cancel()
 	}
 	if cause == nil {
-		return r.finish(rctx, nil)
+		return r.finish(rctx, last, nil) // the run ended with its last step
 	}
 	failed := -1
 	if pos < len(order) && r.rep.Steps[order[pos]].Status == StepFailed {
@@ -140,7 +140,7 @@ func (r *run[S]) fail(ctx context.Context, done []int, failed int, cause error, 
 	}
 	if pivoted || (!ctxEnded && r.sg.compensateOn != nil && !r.sg.compensateOn(cause)) {
 		r.ctx.Context = ctx
-		return r.finish(&r.ctx, e)
+		return r.finish(&r.ctx, r.now(), e)
 	}
 	cctx := &runContext{Context: context.WithoutCancel(ctx), id: &r.rep.RunID}
 	e.Compensation = r.unwind(cctx, done, failed, cause)
@@ -148,7 +148,7 @@ func (r *run[S]) fail(ctx context.Context, done []int, failed int, cause error, 
 	if len(e.Compensation) > 0 {
 		e.Status = StatusCompensationFailed
 	}
-	return r.finish(cctx, e)
+	return r.finish(cctx, r.now(), e)
 }
 
 // unwind compensates the failed step (if it opted in) and then the done
@@ -172,8 +172,8 @@ func (r *run[S]) unwind(ctx context.Context, done []int, failed int, cause error
 }
 
 // finish records the end of the run and returns its report and error.
-func (r *run[S]) finish(ctx context.Context, e *Error) (*Report, error) {
-	r.rep.End = r.now()
+func (r *run[S]) finish(ctx context.Context, end time.Time, e *Error) (*Report, error) {
+	r.rep.End = end
 	var err error
 	if e != nil {
 		r.rep.Status, r.rep.Err, err = e.Status, e, e
