@@ -129,7 +129,6 @@ func hooks(w io.Writer) *saga.Hooks {
 	}
 }
 
-
 // logger logs to w as text, without the attributes that change from run to
 // run (the time, and how long things took), so the output is stable.
 func logger(w io.Writer) *slog.Logger {

@@ -17,9 +17,9 @@ func TestRun(t *testing.T) {
 	inOrder(t, out,
 		`HOOK: transaction "provision_user_and_vm" (create_user_and_vm_transaction) starting`,
 		"Creating user: jane.doe (jane@example.com)",
-		"Creating VM: jane-vm for user user_abc",                                                // the user ID came through the state
+		"Creating VM: jane-vm for user user_abc",                                                                      // the user ID came through the state
 		`HOOK: step "assign_ip" attempt 1 failed (timed out after 50ms: context deadline exceeded), retrying in 10ms`, // the timeout
-		`HOOK: step "assign_ip" attempt 2 failed (ip pool exhausted), retrying in 20ms`,         // the backoff
+		`HOOK: step "assign_ip" attempt 2 failed (ip pool exhausted), retrying in 20ms`,                               // the backoff
 		"Assigning IP to VM vm_xyz (call 3)",
 		`HOOK: step "assign_ip" failed after 3 attempt(s): retry: gave up after 3 attempts (exhausted): ip pool exhausted`,
 		"HOOK: rollback initiated for transaction create_user_and_vm_transaction",
