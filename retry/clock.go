@@ -31,6 +31,11 @@ type sleeper struct {
 }
 
 func (s *sleeper) sleep(ctx context.Context, d time.Duration) error {
+	if ctx.Done() == nil {
+		// Nothing can interrupt the wait: sleep without a timer of our own.
+		time.Sleep(d)
+		return nil
+	}
 	if s.t == nil {
 		s.t = time.NewTimer(d)
 	} else {

@@ -51,8 +51,9 @@ func Wrap[S any](p Policy, fn func(context.Context, *S) error) func(context.Cont
 const ctxBatch = 8
 
 // do is the retry loop. It allocates nothing until an attempt fails; then
-// it allocates one timer for all waits and the attempt contexts of up to
-// ctxBatch retries at a time.
+// it allocates the attempt contexts of up to ctxBatch retries at a time,
+// and, when ctx can be cancelled, one timer for all its waits (a context
+// that cannot end waits with time.Sleep).
 func do(ctx context.Context, p *Policy, fn func(context.Context) error) error {
 	if ctx == nil || fn == nil {
 		panic("retry: nil Context or function")

@@ -443,6 +443,26 @@ func BenchmarkDo(b *testing.B) {
 			}
 		}
 	})
+	// With a context that can be cancelled, a wait needs a timer of its
+	// own: one per call of Do, reused by its later waits.
+	b.Run("ThreeAttemptsCancellable", func(b *testing.B) {
+		b.ReportAllocs()
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		p := retry.Policy{MaxAttempts: 3, InitialInterval: time.Microsecond}
+		for b.Loop() {
+			n := 0
+			err := retry.Do(cctx, p, func(context.Context) error {
+				if n++; n < 3 {
+					return errBoom
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("ThreeAttemptsNoWait", func(b *testing.B) {
 		b.ReportAllocs()
 		p := retry.Policy{MaxAttempts: 3, InitialInterval: -1}
