@@ -43,8 +43,11 @@ type Error struct {
 	Err error
 	// Status is the saga's final status.
 	Status Status
+	// Others holds one [*StepError] per step that failed after the first,
+	// when steps ran concurrently (package parallel).
+	Others []error
 	// Compensation holds one [*CompensationError] per failed compensation,
-	// in the order they ran.
+	// in the order they ended.
 	Compensation []error
 }
 
@@ -62,7 +65,11 @@ func (e *Error) Error() string {
 	} else {
 		b.WriteString(": stopped")
 	}
-	fmt.Fprintf(&b, ": %v (%s", e.Err, e.Status)
+	fmt.Fprintf(&b, ": %v", e.Err)
+	for _, o := range e.Others {
+		fmt.Fprintf(&b, "; also %v", o)
+	}
+	fmt.Fprintf(&b, " (%s", e.Status)
 	if n := len(e.Compensation); n > 0 {
 		fmt.Fprintf(&b, "; %d compensation(s) failed: ", n)
 		for i, c := range e.Compensation {
@@ -76,19 +83,35 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the step's error, then [ErrCompensationFailed] and every
-// compensation failure if there were any.
+// Unwrap returns the step's error, the other steps' failures, then
+// [ErrCompensationFailed] and every compensation failure if there were
+// any.
 func (e *Error) Unwrap() []error {
-	errs := make([]error, 0, 2+len(e.Compensation))
+	errs := make([]error, 0, 2+len(e.Others)+len(e.Compensation))
 	if e.Err != nil {
 		errs = append(errs, e.Err)
 	}
+	errs = append(errs, e.Others...)
 	if len(e.Compensation) > 0 {
 		errs = append(errs, ErrCompensationFailed)
 		errs = append(errs, e.Compensation...)
 	}
 	return errs
 }
+
+// StepError is the failure of one step's action, when several failed.
+type StepError struct {
+	// Step is the name of the failed step.
+	Step string
+	// Err is the action's error.
+	Err error
+}
+
+// Error returns `step "name" failed: err`.
+func (e *StepError) Error() string { return fmt.Sprintf("step %q failed: %v", e.Step, e.Err) }
+
+// Unwrap returns the action's error.
+func (e *StepError) Unwrap() error { return e.Err }
 
 // CompensationError is a failed compensation of one step.
 type CompensationError struct {

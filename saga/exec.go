@@ -6,79 +6,84 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sagakit/sagakit/builder"
 	"github.com/sagakit/sagakit/retry"
 )
 
 // act runs step i's action (its attempts, timeout, retries) and records
 // the outcome in the report. start is when the step begins; act returns
 // when it ended.
-func (r *run[S]) act(ctx context.Context, i int, start time.Time) (time.Time, error) {
-	st, sr := &r.sg.steps[i], &r.rep.Steps[i]
-	if r.sg.observed {
-		start = r.now()
+func (x *Execution[S]) act(ctx context.Context, i int, start time.Time) (time.Time, error) {
+	st, sr := &x.sg.steps[i], &x.rep.Steps[i]
+	if x.sg.observed {
+		start = x.now()
 	}
 	sr.Start, sr.Status = start, StepRunning
 	var err error
 	if st.retry == nil {
 		sr.Attempts = 1
-		if r.sg.observed {
-			r.stepStarted(ctx, i, 1)
+		if x.sg.observed {
+			x.stepStarted(ctx, i, 1)
 		}
-		err = attempt(ctx, st.action, r.state, st.timeout)
+		err = attempt(ctx, st.action, x.state, st.timeout)
 	} else {
 		outer := ctx
-		err = plain(retry.Do(ctx, r.policy(*st.retry, i, false), func(ctx context.Context) error {
+		err = plain(retry.Do(ctx, x.policy(*st.retry, i, false), func(ctx context.Context) error {
 			sr.Attempts++
-			if r.sg.observed {
-				r.stepStarted(ctx, i, sr.Attempts)
+			if x.sg.observed {
+				x.stepStarted(ctx, i, sr.Attempts)
 			}
-			return labelTimeout(outer, ctx, st.retry.AttemptTimeout, call(ctx, st.action, r.state))
+			return labelTimeout(outer, ctx, st.retry.AttemptTimeout, call(ctx, st.action, x.state))
 		}))
 	}
-	end := r.now()
+	end := x.now()
 	sr.End = end
 	if err != nil {
 		sr.Status, sr.Err = StepFailed, err
-		if r.sg.observed {
-			r.stepFailed(ctx, i, sr.Attempts, err)
+		x.failed(i, err)
+		if x.sg.observed {
+			x.stepFailed(ctx, i, sr.Attempts, err)
 		}
 		return end, err
 	}
 	sr.Status = StepSucceeded
-	if r.sg.observed {
-		r.stepSucceeded(ctx, i, sr.Attempts, end.Sub(start))
+	if st.kind == builder.Pivot {
+		x.pivoted.Store(true)
+	}
+	if x.sg.observed {
+		x.stepSucceeded(ctx, i, sr.Attempts, end.Sub(start))
 	}
 	return end, nil
 }
 
 // undo runs step i's compensation under its retry policy and records the
 // outcome. A step without compensation is marked not compensated.
-func (r *run[S]) undo(ctx context.Context, i int) error {
-	st, sr := &r.sg.steps[i], &r.rep.Steps[i]
+func (x *Execution[S]) undo(ctx context.Context, i int) error {
+	st, sr := &x.sg.steps[i], &x.rep.Steps[i]
 	if st.compensate == nil {
 		if sr.Status == StepSucceeded {
 			sr.Status = StepNotCompensated
 		}
 		return nil
 	}
-	c := &CompensationReport{Start: r.now()}
+	c := &CompensationReport{Start: x.now()}
 	sr.Compensation = c
 	outer := ctx
-	err := plain(retry.Do(ctx, r.policy(st.compRetry, i, true), func(ctx context.Context) error {
+	err := plain(retry.Do(ctx, x.policy(st.compRetry, i, true), func(ctx context.Context) error {
 		c.Attempts++
-		return labelTimeout(outer, ctx, st.compRetry.AttemptTimeout, call(ctx, st.compensate, r.state))
+		return labelTimeout(outer, ctx, st.compRetry.AttemptTimeout, call(ctx, st.compensate, x.state))
 	}))
-	c.End = r.now()
+	c.End = x.now()
 	if err != nil {
 		sr.Status, c.Err = StepCompensationFailed, err
-		if r.sg.observed {
-			r.compensationFailed(ctx, i, c.Attempts, err)
+		if x.sg.observed {
+			x.compensationFailed(ctx, i, c.Attempts, err)
 		}
 		return &CompensationError{Step: st.name, Err: err}
 	}
 	sr.Status = StepCompensated
-	if r.sg.observed {
-		r.stepCompensated(ctx, i, c.Attempts)
+	if x.sg.observed {
+		x.stepCompensated(ctx, i, c.Attempts)
 	}
 	return nil
 }
@@ -124,13 +129,13 @@ func call[S any](ctx context.Context, fn func(context.Context, *S) error, state 
 
 // policy returns p with the run's retry hooks added when the saga is
 // observed (hooks or logger set), chained before p's own hooks.
-func (r *run[S]) policy(p retry.Policy, i int, compensation bool) retry.Policy {
-	if !r.sg.observed {
+func (x *Execution[S]) policy(p retry.Policy, i int, compensation bool) retry.Policy {
+	if !x.sg.observed {
 		return p
 	}
 	own := p.Hooks
 	h := &retry.Hooks{OnRetryScheduled: func(ctx context.Context, attempt int, err error, delay time.Duration) {
-		r.retrying(ctx, i, attempt, err, delay, compensation)
+		x.retrying(ctx, i, attempt, err, delay, compensation)
 		if own != nil && own.OnRetryScheduled != nil {
 			own.OnRetryScheduled(ctx, attempt, err, delay)
 		}

@@ -10,100 +10,100 @@ import (
 // is set). Callers check sg.observed first, so an unobserved saga pays
 // nothing.
 
-func (r *run[S]) info() RunInfo { return RunInfo{Saga: r.sg.name, RunID: r.rep.RunID} }
+func (x *Execution[S]) info() RunInfo { return RunInfo{Saga: x.sg.name, RunID: x.rep.RunID} }
 
-func (r *run[S]) step(i, attempt int) StepInfo {
-	return StepInfo{RunInfo: r.info(), Step: r.sg.steps[i].name, Index: i, Attempt: attempt}
+func (x *Execution[S]) step(i, attempt int) StepInfo {
+	return StepInfo{RunInfo: x.info(), Step: x.sg.steps[i].name, Index: i, Attempt: attempt}
 }
 
-func (r *run[S]) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
-	if l := r.sg.logger; l != nil {
-		attrs = append(attrs, slog.String("saga", r.sg.name), slog.String("run_id", r.rep.RunID))
+func (x *Execution[S]) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	if l := x.sg.logger; l != nil {
+		attrs = append(attrs, slog.String("saga", x.sg.name), slog.String("run_id", x.rep.RunID))
 		l.LogAttrs(ctx, level, msg, attrs...)
 	}
 }
 
-func (r *run[S]) started(ctx context.Context) {
-	if h := r.sg.hooks; h != nil && h.OnStart != nil {
-		h.OnStart(ctx, r.info())
+func (x *Execution[S]) started(ctx context.Context) {
+	if h := x.sg.hooks; h != nil && h.OnStart != nil {
+		h.OnStart(ctx, x.info())
 	}
-	r.log(ctx, slog.LevelDebug, "saga started", slog.Int("steps", len(r.sg.steps)))
+	x.log(ctx, slog.LevelDebug, "saga started", slog.Int("steps", len(x.sg.steps)))
 }
 
-func (r *run[S]) stepStarted(ctx context.Context, i, attempt int) {
-	if h := r.sg.hooks; h != nil && h.OnStepStart != nil {
-		h.OnStepStart(ctx, r.step(i, attempt))
+func (x *Execution[S]) stepStarted(ctx context.Context, i, attempt int) {
+	if h := x.sg.hooks; h != nil && h.OnStepStart != nil {
+		h.OnStepStart(ctx, x.step(i, attempt))
 	}
-	r.log(ctx, slog.LevelDebug, "step started", slog.String("step", r.sg.steps[i].name), slog.Int("attempt", attempt))
+	x.log(ctx, slog.LevelDebug, "step started", slog.String("step", x.sg.steps[i].name), slog.Int("attempt", attempt))
 }
 
-func (r *run[S]) stepSucceeded(ctx context.Context, i, attempt int, took time.Duration) {
-	if h := r.sg.hooks; h != nil && h.OnStepSuccess != nil {
-		h.OnStepSuccess(ctx, r.step(i, attempt), took)
+func (x *Execution[S]) stepSucceeded(ctx context.Context, i, attempt int, took time.Duration) {
+	if h := x.sg.hooks; h != nil && h.OnStepSuccess != nil {
+		h.OnStepSuccess(ctx, x.step(i, attempt), took)
 	}
-	r.log(ctx, slog.LevelDebug, "step succeeded", slog.String("step", r.sg.steps[i].name),
+	x.log(ctx, slog.LevelDebug, "step succeeded", slog.String("step", x.sg.steps[i].name),
 		slog.Int("attempt", attempt), slog.Duration("took", took))
 }
 
-func (r *run[S]) stepFailed(ctx context.Context, i, attempt int, err error) {
-	if h := r.sg.hooks; h != nil && h.OnStepFailure != nil {
-		h.OnStepFailure(ctx, r.step(i, attempt), err)
+func (x *Execution[S]) stepFailed(ctx context.Context, i, attempt int, err error) {
+	if h := x.sg.hooks; h != nil && h.OnStepFailure != nil {
+		h.OnStepFailure(ctx, x.step(i, attempt), err)
 	}
-	r.log(ctx, slog.LevelWarn, "step failed", slog.String("step", r.sg.steps[i].name),
+	x.log(ctx, slog.LevelWarn, "step failed", slog.String("step", x.sg.steps[i].name),
 		slog.Int("attempts", attempt), slog.Any("error", err))
 }
 
-func (r *run[S]) retrying(ctx context.Context, i, attempt int, err error, delay time.Duration, compensation bool) {
-	h := r.sg.hooks
+func (x *Execution[S]) retrying(ctx context.Context, i, attempt int, err error, delay time.Duration, compensation bool) {
+	h := x.sg.hooks
 	msg := "step will retry"
 	if compensation {
 		msg = "compensation will retry"
 		if h != nil && h.OnCompensationRetry != nil {
-			h.OnCompensationRetry(ctx, r.step(i, attempt), err, delay)
+			h.OnCompensationRetry(ctx, x.step(i, attempt), err, delay)
 		}
 	} else if h != nil && h.OnStepRetry != nil {
-		h.OnStepRetry(ctx, r.step(i, attempt), err, delay)
+		h.OnStepRetry(ctx, x.step(i, attempt), err, delay)
 	}
-	r.log(ctx, slog.LevelWarn, msg, slog.String("step", r.sg.steps[i].name),
+	x.log(ctx, slog.LevelWarn, msg, slog.String("step", x.sg.steps[i].name),
 		slog.Int("attempt", attempt), slog.Any("error", err), slog.Duration("delay", delay))
 }
 
-func (r *run[S]) compensationStarted(ctx context.Context, cause error) {
-	if h := r.sg.hooks; h != nil && h.OnCompensationStart != nil {
-		h.OnCompensationStart(ctx, r.info(), cause)
+func (x *Execution[S]) compensationStarted(ctx context.Context, cause error) {
+	if h := x.sg.hooks; h != nil && h.OnCompensationStart != nil {
+		h.OnCompensationStart(ctx, x.info(), cause)
 	}
-	r.log(ctx, slog.LevelWarn, "compensation started", slog.Any("cause", cause))
+	x.log(ctx, slog.LevelWarn, "compensation started", slog.Any("cause", cause))
 }
 
-func (r *run[S]) stepCompensated(ctx context.Context, i, attempt int) {
-	if h := r.sg.hooks; h != nil && h.OnStepCompensated != nil {
-		h.OnStepCompensated(ctx, r.step(i, attempt))
+func (x *Execution[S]) stepCompensated(ctx context.Context, i, attempt int) {
+	if h := x.sg.hooks; h != nil && h.OnStepCompensated != nil {
+		h.OnStepCompensated(ctx, x.step(i, attempt))
 	}
-	r.log(ctx, slog.LevelWarn, "step compensated", slog.String("step", r.sg.steps[i].name), slog.Int("attempts", attempt))
+	x.log(ctx, slog.LevelWarn, "step compensated", slog.String("step", x.sg.steps[i].name), slog.Int("attempts", attempt))
 }
 
-func (r *run[S]) compensationFailed(ctx context.Context, i, attempt int, err error) {
-	if h := r.sg.hooks; h != nil && h.OnCompensationFailure != nil {
-		h.OnCompensationFailure(ctx, r.step(i, attempt), err)
+func (x *Execution[S]) compensationFailed(ctx context.Context, i, attempt int, err error) {
+	if h := x.sg.hooks; h != nil && h.OnCompensationFailure != nil {
+		h.OnCompensationFailure(ctx, x.step(i, attempt), err)
 	}
-	r.log(ctx, slog.LevelError, "compensation failed", slog.String("step", r.sg.steps[i].name),
+	x.log(ctx, slog.LevelError, "compensation failed", slog.String("step", x.sg.steps[i].name),
 		slog.Int("attempts", attempt), slog.Any("error", err))
 }
 
-func (r *run[S]) completed(ctx context.Context) {
-	if h := r.sg.hooks; h != nil && h.OnComplete != nil {
-		h.OnComplete(ctx, &r.rep)
+func (x *Execution[S]) completed(ctx context.Context) {
+	if h := x.sg.hooks; h != nil && h.OnComplete != nil {
+		h.OnComplete(ctx, &x.rep)
 	}
 	level := slog.LevelInfo
-	switch r.rep.Status {
+	switch x.rep.Status {
 	case StatusCompensated:
 		level = slog.LevelWarn
 	case StatusCompensationFailed, StatusFailed:
 		level = slog.LevelError
 	}
-	attrs := []slog.Attr{slog.String("status", r.rep.Status.String()), slog.Duration("took", r.rep.Duration())}
-	if r.rep.Err != nil {
-		attrs = append(attrs, slog.Any("error", r.rep.Err))
+	attrs := []slog.Attr{slog.String("status", x.rep.Status.String()), slog.Duration("took", x.rep.Duration())}
+	if x.rep.Err != nil {
+		attrs = append(attrs, slog.Any("error", x.rep.Err))
 	}
-	r.log(ctx, level, "saga ended", attrs...)
+	x.log(ctx, level, "saga ended", attrs...)
 }

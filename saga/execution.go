@@ -1,0 +1,232 @@
+package saga
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sagakit/sagakit/internal/runid"
+)
+
+// Execution is one run of a [Saga] driven by a runner that chooses the
+// order of its steps. [Saga.Run] is such a runner (one step at a time, in
+// plan order); package parallel is another (independent steps at once).
+// The Execution applies the saga's rules to every step (timeouts, retries,
+// panics, hooks, logging, the error filter, the pivot, the report), so
+// that every runner behaves the same.
+//
+// A runner calls [Saga.Start], then [Execution.Act] for each step it runs;
+// when a step fails or the run's context ends, it calls [Execution.Abort]
+// and, if that says so, [Execution.Compensate] for each step in reverse
+// dependency order; last, [Execution.Finish]. Act and Compensate may be
+// called concurrently for distinct steps; the other methods must not be
+// called concurrently with anything.
+type Execution[S any] struct {
+	sg      *Saga[S]
+	state   *S
+	rep     Report
+	fwd     runContext // the forward context, carrying the run's ID
+	comp    runContext // the compensation context, set up by Abort
+	cancel  context.CancelFunc
+	id      [runid.Len]byte // the bytes of a generated RunID
+	pivoted atomic.Bool
+
+	mu       sync.Mutex
+	first    int     // index of the first failed step, -1 if none
+	others   []error // later failures (*StepError)
+	stop     error   // why forward work stopped when no step failed
+	unwound  bool    // Abort decided to compensate
+	compErrs []error // *CompensationError, in the order they happened
+}
+
+// Start begins a run of the saga over state, for a runner of its own (see
+// [Execution]). The run's ID comes from ctx (see [WithRunID]) or is
+// generated. When state is nil, Start returns [ErrNilState] and an
+// Execution that has already finished: return its Report.
+func (sg *Saga[S]) Start(ctx context.Context, state *S) (*Execution[S], error) {
+	x := &Execution[S]{sg: sg, state: state, first: -1}
+	now := time.Now()
+	id, _ := ctx.Value(runIDKey{}).(string)
+	if id == "" {
+		id = runid.Format(&x.id, now)
+	}
+	x.rep = Report{Saga: sg.name, RunID: id, Status: StatusRunning, Start: now, Steps: make([]StepReport, len(sg.steps))}
+	for i := range x.rep.Steps {
+		x.rep.Steps[i].Name = sg.steps[i].name
+		x.rep.Steps[i].Status = StepPending
+	}
+	if state == nil {
+		x.fwd = runContext{Context: ctx, id: &x.rep.RunID}
+		x.stop = ErrNilState
+		_, err := x.finish(x.now())
+		return x, err
+	}
+	fctx, cancel := sg.forward(ctx, now)
+	x.fwd = runContext{Context: fctx, id: &x.rep.RunID}
+	x.cancel = cancel
+	if sg.observed {
+		x.started(&x.fwd)
+	}
+	return x, nil
+}
+
+// Context returns the context of the run's forward steps: the caller's,
+// bounded by the saga's deadline, carrying the run's ID. Runners derive
+// the contexts they give [Execution.Act] from it.
+func (x *Execution[S]) Context() context.Context { return &x.fwd }
+
+// Report returns the run's report. It is complete once Finish returned.
+func (x *Execution[S]) Report() *Report { return &x.rep }
+
+// Act runs step i's action (i indexes the plan's declaration order), with
+// its timeout, retries and hooks, records the outcome in the report and
+// returns the step's error.
+func (x *Execution[S]) Act(ctx context.Context, i int) error {
+	_, err := x.act(ctx, i, x.now())
+	return err
+}
+
+// Abort ends forward work after a step failed or the run's context ended,
+// and reports whether the runner must now compensate. It must not: when
+// the pivot has succeeded, or when the saga's error filter rejects the
+// failure (unless the run's context ended). When it must, Abort calls the
+// OnCompensationStart hook.
+func (x *Execution[S]) Abort() (compensate bool) {
+	cause := x.cause()
+	if cause == nil {
+		x.stop = stopCause(x.fwd.Context)
+		if x.stop == nil {
+			x.stop = errors.New("saga: aborted without a failure")
+		}
+		cause = x.stop
+	}
+	ctxEnded := x.fwd.Context.Err() != nil
+	if x.pivoted.Load() || (!ctxEnded && x.sg.compensateOn != nil && !x.sg.compensateOn(cause)) {
+		return false
+	}
+	x.unwound = true
+	x.comp = runContext{Context: context.WithoutCancel(x.fwd.Context), id: &x.rep.RunID}
+	if x.sg.observed {
+		x.compensationStarted(&x.comp, cause)
+	}
+	return true
+}
+
+// cause returns the first failed step's error, or nil.
+func (x *Execution[S]) cause() error {
+	if x.first < 0 {
+		return nil
+	}
+	return x.rep.Steps[x.first].Err
+}
+
+// Compensate runs step i's compensation if the step needs one: it
+// succeeded, or it failed and opted in with [CompensateIfFailed]. Steps
+// that did not run, and steps without a compensation, are left as they
+// are. Compensations run on a context detached from the caller's
+// cancellation, under their own timeout and retry policy. Call it only
+// after Abort returned true.
+func (x *Execution[S]) Compensate(i int) error {
+	switch x.rep.Steps[i].Status {
+	case StepSucceeded:
+	case StepFailed:
+		if !x.sg.steps[i].compensateFailed {
+			return nil
+		}
+	default:
+		return nil
+	}
+	err := x.undo(&x.comp, i)
+	if err != nil {
+		x.mu.Lock()
+		x.compErrs = append(x.compErrs, err)
+		x.mu.Unlock()
+	}
+	return err
+}
+
+// Finish ends the run and returns its report and error: nil when every
+// step succeeded, otherwise an [*Error].
+func (x *Execution[S]) Finish() (*Report, error) {
+	return x.finish(x.now())
+}
+
+func (x *Execution[S]) finish(end time.Time) (*Report, error) {
+	if x.cancel != nil {
+		x.cancel()
+	}
+	x.rep.End = end
+	ctx := context.Context(&x.fwd)
+	if x.unwound {
+		ctx = &x.comp
+	}
+	var err error
+	if x.first < 0 && x.stop == nil {
+		x.rep.Status = StatusSucceeded
+	} else {
+		e := &Error{Saga: x.sg.name, RunID: x.rep.RunID, Err: x.stop, Status: StatusFailed, Others: x.others, Compensation: x.compErrs}
+		if x.first >= 0 {
+			e.Step, e.Err = x.sg.steps[x.first].name, x.rep.Steps[x.first].Err
+		}
+		switch {
+		case !x.unwound:
+		case len(x.compErrs) > 0:
+			e.Status = StatusCompensationFailed
+		default:
+			e.Status = StatusCompensated
+		}
+		x.rep.Status, x.rep.Err, err = e.Status, e, e
+	}
+	if x.sg.observed {
+		x.completed(ctx)
+	}
+	return &x.rep, err
+}
+
+// failed records that step i failed.
+func (x *Execution[S]) failed(i int, err error) {
+	x.mu.Lock()
+	if x.first < 0 {
+		x.first = i
+	} else {
+		x.others = append(x.others, &StepError{Step: x.sg.steps[i].name, Err: err})
+	}
+	x.mu.Unlock()
+}
+
+// now reads the time as the run's start plus the monotonic time elapsed
+// since: half the cost of time.Now, and immune to wall-clock jumps.
+func (x *Execution[S]) now() time.Time {
+	return x.rep.Start.Add(time.Since(x.rep.Start))
+}
+
+// forward returns the context of the forward steps: ctx bounded by the
+// saga's timeout, less its compensation reserve.
+func (sg *Saga[S]) forward(ctx context.Context, start time.Time) (context.Context, context.CancelFunc) {
+	var deadline time.Time
+	if sg.timeout > 0 {
+		deadline = start.Add(sg.timeout)
+	}
+	if sg.reserve > 0 {
+		if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
+			deadline = d
+		}
+	}
+	if deadline.IsZero() {
+		return ctx, nil
+	}
+	return context.WithDeadlineCause(ctx, deadline.Add(-sg.reserve), ErrDeadline)
+}
+
+// stopCause is the error of a run stopped because ctx ended: the cause,
+// still matching ctx.Err() with errors.Is.
+func stopCause(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if cause == nil || errors.Is(cause, err) {
+		return cause
+	}
+	return fmt.Errorf("%w (%w)", cause, err)
+}
