@@ -12,7 +12,8 @@ import (
 
 // act runs step i's action (its attempts, timeout, retries) and records
 // the outcome in the report. start is when the step begins; act returns
-// when it ended.
+// when it ended. The rarer paths live in functions of their own to keep
+// act's stack frame small: package parallel calls it on fresh goroutines.
 func (x *Execution[S]) act(ctx context.Context, i int, start time.Time) (time.Time, error) {
 	st, sr := &x.sg.steps[i], &x.rep.Steps[i]
 	if x.sg.observed {
@@ -20,30 +21,26 @@ func (x *Execution[S]) act(ctx context.Context, i int, start time.Time) (time.Ti
 	}
 	sr.Start, sr.Status = start, StepRunning
 	var err error
-	if st.retry == nil {
+	switch {
+	case st.retry != nil:
+		err = x.retried(ctx, i)
+	case st.timeout > 0:
 		sr.Attempts = 1
 		if x.sg.observed {
 			x.stepStarted(ctx, i, 1)
 		}
 		err = attempt(ctx, st.action, x.state, st.timeout)
-	} else {
-		outer := ctx
-		err = plain(retry.Do(ctx, x.policy(*st.retry, i, false), func(ctx context.Context) error {
-			sr.Attempts++
-			if x.sg.observed {
-				x.stepStarted(ctx, i, sr.Attempts)
-			}
-			return labelTimeout(outer, ctx, st.retry.AttemptTimeout, call(ctx, st.action, x.state))
-		}))
+	default:
+		sr.Attempts = 1
+		if x.sg.observed {
+			x.stepStarted(ctx, i, 1)
+		}
+		err = call(ctx, st.action, x.state)
 	}
 	end := x.now()
 	sr.End = end
 	if err != nil {
-		sr.Status, sr.Err = StepFailed, err
-		x.failed(i, err)
-		if x.sg.observed {
-			x.stepFailed(ctx, i, sr.Attempts, err)
-		}
+		x.actFailed(ctx, i, err)
 		return end, err
 	}
 	sr.Status = StepSucceeded
@@ -54,6 +51,29 @@ func (x *Execution[S]) act(ctx context.Context, i int, start time.Time) (time.Ti
 		x.stepSucceeded(ctx, i, sr.Attempts, end.Sub(start))
 	}
 	return end, nil
+}
+
+// retried runs step i's action under its retry policy.
+func (x *Execution[S]) retried(ctx context.Context, i int) error {
+	st, sr := &x.sg.steps[i], &x.rep.Steps[i]
+	outer := ctx
+	return plain(retry.Do(ctx, x.policy(*st.retry, i, false), func(ctx context.Context) error {
+		sr.Attempts++
+		if x.sg.observed {
+			x.stepStarted(ctx, i, sr.Attempts)
+		}
+		return labelTimeout(outer, ctx, st.retry.AttemptTimeout, call(ctx, st.action, x.state))
+	}))
+}
+
+// actFailed records the failure of step i's action.
+func (x *Execution[S]) actFailed(ctx context.Context, i int, err error) {
+	sr := &x.rep.Steps[i]
+	sr.Status, sr.Err = StepFailed, err
+	x.failed(i, err)
+	if x.sg.observed {
+		x.stepFailed(ctx, i, sr.Attempts, err)
+	}
 }
 
 // undo runs step i's compensation under its retry policy and records the
@@ -88,11 +108,8 @@ func (x *Execution[S]) undo(ctx context.Context, i int) error {
 	return nil
 }
 
-// attempt makes one call of fn bounded by timeout (none if 0).
+// attempt makes one call of fn bounded by timeout.
 func attempt[S any](ctx context.Context, fn func(context.Context, *S) error, state *S, timeout time.Duration) error {
-	if timeout <= 0 {
-		return call(ctx, fn, state)
-	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return labelTimeout(ctx, actx, timeout, call(actx, fn, state))

@@ -1,0 +1,22 @@
+// Package state holds what sagakit provides for saga state types: a
+// guarded cell for the fields that concurrent steps share.
+//
+// # Model
+//
+// A saga's steps talk through its state, a struct of the user's (S, the
+// saga state type). Run one step at a time and any field will do. When
+// package parallel runs steps at once, they share one *S: each step should
+// write only its own fields, and read the fields of the steps it runs
+// after. A field that several concurrent steps must write, a running
+// total or a list of booked items, goes in a [Cell]:
+//
+//	type Trip struct {
+//		FlightID string                  // written by "flight" only
+//		HotelID  string                  // written by "hotel" only
+//		Booked   state.Cell[[]string]    // written by all of them
+//	}
+//
+//	trip.Booked.Update(func(b []string) []string { return append(b, "flight") })
+//
+// The zero Cell holds the zero value and is ready to use.
+package state
