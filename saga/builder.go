@@ -48,6 +48,7 @@ type stepDef struct {
 	retry            *retry.Policy
 	compRetry        *retry.Policy
 	compensateFailed bool
+	idempotent       bool
 	errs             []error
 }
 

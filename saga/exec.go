@@ -19,7 +19,7 @@ func (x *Execution[S]) act(ctx context.Context, i int, start time.Time) (time.Ti
 	if x.sg.observed {
 		start = x.now()
 	}
-	sr.Start, sr.Status = start, StepRunning
+	sr.Start, sr.Status, sr.Err, sr.Attempts = start, StepRunning, nil, 0
 	var err error
 	switch {
 	case st.retry != nil:

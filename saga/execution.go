@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sagakit/sagakit/builder"
 	"github.com/sagakit/sagakit/internal/runid"
 )
 
@@ -39,6 +40,7 @@ type Execution[S any] struct {
 	others   []error // later failures (*StepError)
 	stop     error   // why forward work stopped when no step failed
 	unwound  bool    // Abort decided to compensate
+	paused   bool    // Pause was called
 	compErrs []error // *CompensationError, in the order they happened
 }
 
@@ -115,6 +117,56 @@ func (x *Execution[S]) Abort() (compensate bool) {
 	return true
 }
 
+// Pause ends forward work after a failure without compensating: Finish
+// then reports [StatusPaused]. A durable runner pauses a run so that a
+// person can fix the cause and resume it from the failed step.
+func (x *Execution[S]) Pause() {
+	x.paused = true
+	if x.cause() == nil && x.stop == nil {
+		x.stop = stopCause(x.fwd.Context)
+	}
+}
+
+// Halt ends forward work because of err, a failure of the runner's own
+// rather than of a step (a journal it cannot write, a state it cannot
+// encode), without compensating: Finish then reports [StatusFailed] with
+// err, unless a step failed first.
+func (x *Execution[S]) Halt(err error) {
+	if x.stop == nil {
+		x.stop = err
+	}
+}
+
+// Restore sets step i's report before the run goes on, for a runner that
+// resumes a run from a journal: a step restored as [StepSucceeded] counts
+// as completed (it is not run again, and it is compensated if the run
+// unwinds); a restored pivot that succeeded closes the way back. Call it
+// before any Act.
+func (x *Execution[S]) Restore(i int, r StepReport) {
+	r.Name = x.sg.steps[i].name
+	x.rep.Steps[i] = r
+	if r.Status == StepSucceeded && x.sg.steps[i].kind == builder.Pivot {
+		x.pivoted.Store(true)
+	}
+}
+
+// Compensable reports whether [Execution.Compensate] would run step i's
+// compensation now: the step has one, and it succeeded, or failed and
+// opted in with [CompensateIfFailed].
+func (x *Execution[S]) Compensable(i int) bool {
+	st := &x.sg.steps[i]
+	if st.compensate == nil {
+		return false
+	}
+	switch x.rep.Steps[i].Status {
+	case StepSucceeded:
+		return true
+	case StepFailed:
+		return st.compensateFailed
+	}
+	return false
+}
+
 // cause returns the first failed step's error, or nil.
 func (x *Execution[S]) cause() error {
 	if x.first < 0 {
@@ -172,6 +224,8 @@ func (x *Execution[S]) finish(end time.Time) (*Report, error) {
 			e.Step, e.Err = x.sg.steps[x.first].name, x.rep.Steps[x.first].Err
 		}
 		switch {
+		case x.paused:
+			e.Status = StatusPaused
 		case !x.unwound:
 		case len(x.compErrs) > 0:
 			e.Status = StatusCompensationFailed

@@ -74,6 +74,15 @@ func Retriable() StepOption {
 	return func(s *stepDef) { s.kind = builder.Retriable }
 }
 
+// Idempotent declares that the step's action can safely run twice: a
+// second run with the same idempotency key has no further effect. When a
+// process dies in the middle of the step, so that its outcome is unknown,
+// a durable runner (package durable) runs an idempotent step again and
+// compensates any other.
+func Idempotent() StepOption {
+	return func(s *stepDef) { s.idempotent = true }
+}
+
 // After declares that the step runs after the named steps. The sequential
 // runner runs steps in an order that respects every such dependency
 // (declaration order when dependencies point backwards); package parallel

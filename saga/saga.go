@@ -34,6 +34,7 @@ type step[S any] struct {
 	retry            *retry.Policy // nil: one attempt, bounded by timeout
 	compRetry        retry.Policy  // attempt timeout included
 	compensateFailed bool
+	idempotent       bool
 }
 
 func (b *Builder[S]) snapshot(plan *builder.Plan) *Saga[S] {
@@ -63,6 +64,7 @@ func (b *Builder[S]) snapshot(plan *builder.Plan) *Saga[S] {
 			compensate:       b.fns[i].compensate,
 			timeout:          d.timeout,
 			compensateFailed: d.compensateFailed,
+			idempotent:       d.idempotent,
 		}
 		if d.retry != nil || d.kind == builder.Retriable {
 			p := DefaultForwardRetry
@@ -95,3 +97,7 @@ func (sg *Saga[S]) Name() string { return sg.name }
 // Plan returns the validated plan of the saga's steps: their names, kinds,
 // dependencies, order and fingerprint.
 func (sg *Saga[S]) Plan() *builder.Plan { return sg.plan }
+
+// Idempotent reports whether step i (in declaration order) was declared
+// [Idempotent].
+func (sg *Saga[S]) Idempotent(i int) bool { return sg.steps[i].idempotent }

@@ -26,9 +26,13 @@ const (
 	// because the error filter (see [Builder.CompensateOn]) said so or
 	// because the pivot had already succeeded. The run needs attention.
 	StatusFailed
+	// StatusPaused: a step failed and the run stopped there without
+	// compensating, for a person to fix the cause and resume it (see
+	// [Execution.Pause]).
+	StatusPaused
 )
 
-var statusNames = [...]string{"running", "succeeded", "compensated", "compensation_failed", "failed"}
+var statusNames = [...]string{"running", "succeeded", "compensated", "compensation_failed", "failed", "paused"}
 
 // String returns the status's name.
 func (s Status) String() string { return name(statusNames[:], uint8(s), "status") }

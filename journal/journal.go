@@ -1,0 +1,178 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Status is a journaled run's status.
+type Status string
+
+// Run statuses. [Running] and [Compensating] runs are unfinished: a
+// worker drives them, and recovery claims them when their lease expires.
+// [Paused], [CompensationFailed] and [Failed] runs need a person: they
+// stay until an operator request (see [Request]) moves them on.
+const (
+	Running            Status = "running"
+	Compensating       Status = "compensating"
+	Paused             Status = "paused"
+	Succeeded          Status = "succeeded"
+	Compensated        Status = "compensated"
+	CompensationFailed Status = "compensation_failed"
+	Failed             Status = "failed"
+	Resolved           Status = "resolved"
+	Abandoned          Status = "abandoned"
+)
+
+// Unfinished reports whether a worker still has to drive a run in s.
+func (s Status) Unfinished() bool { return s == Running || s == Compensating }
+
+// Final reports whether a run in s is over for good: no request moves it.
+func (s Status) Final() bool {
+	switch s {
+	case Succeeded, Compensated, Resolved, Abandoned:
+		return true
+	}
+	return false
+}
+
+// Run is a journaled run's header: what it is, where it stands, and who
+// drives it.
+type Run struct {
+	ID          string
+	Saga        string // the definition's name
+	Fingerprint string // the definition's plan fingerprint
+	Status      Status
+	State       []byte // the latest state snapshot, encoded by the saga's codec
+	Error       string // the error that stopped the run, if any
+	Note        string // the last operator note
+	Request     Request
+	Created     time.Time
+	Updated     time.Time
+	Ended       time.Time // zero until the run ends
+	LeaseOwner  string    // the worker driving the run; "" when none
+	LeaseExpiry time.Time
+}
+
+// Verb is an operator's request on a run.
+type Verb string
+
+// Operator verbs. The CLI records them with [Store.Request]; the next
+// worker that claims the run carries them out.
+const (
+	Resume     Verb = "resume"     // continue forward from the failed step
+	RetryStep  Verb = "retry_step" // run Request.Step again, then continue
+	Compensate Verb = "compensate" // compensate now
+	Resolve    Verb = "resolve"    // mark resolved by hand (no code runs)
+	Abandon    Verb = "abandon"    // give up on the run (no code runs)
+)
+
+// Request is a pending operator request; the zero Request is none.
+type Request struct {
+	Verb Verb
+	Step string // for RetryStep
+	Note string
+}
+
+// Kind is the kind of a journal [Entry].
+type Kind string
+
+// Entry kinds.
+const (
+	RunStarted        Kind = "run_started"
+	StepStarted       Kind = "step_started"
+	StepSucceeded     Kind = "step_succeeded"
+	StepFailed        Kind = "step_failed"
+	CompStarted       Kind = "compensation_started"   // a step's compensation starts
+	CompSucceeded     Kind = "compensation_succeeded" // a step was compensated
+	CompFailed        Kind = "compensation_failed"    // a step's compensation failed
+	RunPaused         Kind = "run_paused"
+	RunEnded          Kind = "run_ended"
+	RequestMade       Kind = "request"
+	RequestCarriedOut Kind = "request_done"
+)
+
+// Entry is one record of a run's journal.
+type Entry struct {
+	Seq      int64 // assigned by the store: increasing within a run
+	Kind     Kind
+	Step     string // "" for run-level entries
+	Attempt  int    // the step's execution number (stable across a crash)
+	Attempts int    // retries within the execution, for ended steps
+	Error    string
+	State    []byte // a state snapshot, when the entry carries one
+	Status   Status // for RunEnded: the final status
+	Note     string
+	At       time.Time
+}
+
+// Update changes a run's header together with an [Store.Append].
+type Update struct {
+	Status       Status  // "" leaves it
+	State        []byte  // nil leaves it
+	Error        *string // nil leaves it
+	Ended        bool    // sets Ended to the time of the last entry
+	ClearRequest bool    // the pending request has been carried out
+}
+
+// Filter selects runs for [Store.List]. Zero fields select everything.
+type Filter struct {
+	Status        []Status
+	Saga          string
+	CreatedAfter  time.Time
+	CreatedBefore time.Time
+	Limit         int // 0: no limit
+}
+
+// Errors stores return (wrapped or not: test with errors.Is).
+var (
+	ErrNotFound  = errors.New("journal: run not found")
+	ErrExists    = errors.New("journal: run already exists")
+	ErrLeaseLost = errors.New("journal: lease held by another worker")
+	ErrFinal     = errors.New("journal: run is over")
+	ErrClosed    = errors.New("journal: store closed")
+)
+
+// Store keeps run journals. Implementations must be safe for concurrent
+// use, and an Append or Create that returned nil must survive a crash of
+// the process (and, for a store with a disk, of the machine).
+type Store interface {
+	// Create records a new run with its first entries, leased to
+	// run.LeaseOwner until run.LeaseExpiry. It fails with ErrExists if
+	// the ID is taken. The store sets Created and Updated.
+	Create(ctx context.Context, run Run, entries ...Entry) error
+
+	// Append adds entries to the journal of a run leased to owner and
+	// applies u to its header, atomically. It fails with ErrNotFound, or
+	// with ErrLeaseLost when owner does not hold an unexpired lease.
+	Append(ctx context.Context, runID, owner string, u Update, entries ...Entry) error
+
+	// Load returns a run's header and its whole journal, in order.
+	Load(ctx context.Context, runID string) (Run, []Entry, error)
+
+	// List returns the headers of the runs matching f, newest first.
+	List(ctx context.Context, f Filter) ([]Run, error)
+
+	// Claim leases to owner, until now+ttl, up to n runs that need a
+	// worker: unfinished runs, and runs with a pending request, whose
+	// lease is free or expired. Each run is claimed by one owner at a time.
+	Claim(ctx context.Context, owner string, ttl time.Duration, n int) ([]Run, error)
+
+	// Renew extends owner's lease on a run to now+ttl (a heartbeat). It
+	// fails with ErrLeaseLost if owner does not hold the lease.
+	Renew(ctx context.Context, runID, owner string, ttl time.Duration) error
+
+	// Release ends owner's lease on a run; releasing a lease not held is
+	// not an error.
+	Release(ctx context.Context, runID, owner string) error
+
+	// Request records an operator request on a run, with a RequestMade
+	// entry carrying its note. It needs no lease. It fails with ErrFinal
+	// for a run whose status is final, and ErrNotFound.
+	Request(ctx context.Context, runID string, r Request) error
+
+	// Close releases the store's resources. Calls after Close fail with
+	// ErrClosed.
+	Close() error
+}

@@ -1,0 +1,89 @@
+package saga_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/matryer/is"
+
+	"github.com/sagakit/sagakit/saga"
+)
+
+func threeSteps() *saga.Saga[trip] {
+	return saga.New[trip]().
+		Step("a", do("a", nil), undo("a", nil)).
+		Step("b", do("b", errBoom), undo("b", nil)).
+		Step("c", do("c", nil), undo("c", nil)).
+		Build()
+}
+
+// A runner of its own drives the steps; the Execution applies the rules.
+func TestExecutionDrivenByHand(t *testing.T) {
+	is := is.New(t)
+	var st trip
+	x, err := threeSteps().Start(context.Background(), &st)
+	is.NoErr(err)
+	is.NoErr(x.Act(x.Context(), 0))
+	is.True(errors.Is(x.Act(x.Context(), 1), errBoom))
+	is.True(x.Compensable(0))
+	is.True(!x.Compensable(1)) // failed without opting in
+	is.True(!x.Compensable(2)) // never ran
+	is.True(x.Abort())
+	for _, i := range []int{2, 1, 0} {
+		is.NoErr(x.Compensate(i))
+	}
+	rep, err := x.Finish()
+	is.True(errors.Is(err, errBoom))
+	is.Equal(rep.Status, saga.StatusCompensated)
+	is.Equal(st.events(), []string{"do a", "do b", "undo a"})
+}
+
+func TestExecutionPause(t *testing.T) {
+	is := is.New(t)
+	var st trip
+	x, _ := threeSteps().Start(context.Background(), &st)
+	_ = x.Act(x.Context(), 0)
+	_ = x.Act(x.Context(), 1)
+	x.Pause()
+	rep, err := x.Finish()
+	var se *saga.Error
+	is.True(errors.As(err, &se))
+	is.Equal(se.Step, "b")
+	is.Equal(rep.Status, saga.StatusPaused)
+	is.Equal(st.events(), []string{"do a", "do b"}) // nothing compensated
+}
+
+func TestExecutionHalt(t *testing.T) {
+	is := is.New(t)
+	errJournal := errors.New("journal full")
+	x, _ := threeSteps().Start(context.Background(), &trip{})
+	_ = x.Act(x.Context(), 0)
+	x.Halt(errJournal)
+	rep, err := x.Finish()
+	is.True(errors.Is(err, errJournal))
+	is.Equal(rep.Status, saga.StatusFailed)
+}
+
+// Restored steps count as completed: not run again, compensated on unwind.
+func TestExecutionRestore(t *testing.T) {
+	is := is.New(t)
+	var st trip
+	x, _ := threeSteps().Start(context.Background(), &st)
+	x.Restore(0, saga.StepReport{Status: saga.StepSucceeded, Attempts: 2})
+	is.True(errors.Is(x.Act(x.Context(), 1), errBoom))
+	is.True(x.Abort())
+	is.NoErr(x.Compensate(0))
+	rep, _ := x.Finish()
+	is.Equal(st.events(), []string{"do b", "undo a"})
+	is.Equal(rep.Steps[0].Name, "a")
+	is.Equal(rep.Steps[0].Attempts, 2)
+	is.Equal(rep.Steps[0].Status, saga.StepCompensated)
+}
+
+func TestIdempotentOption(t *testing.T) {
+	is := is.New(t)
+	sg := saga.New[trip]().Step("a", do("a", nil), nil, saga.Idempotent()).Step("b", do("b", nil), nil).Build()
+	is.True(sg.Idempotent(0))
+	is.True(!sg.Idempotent(1))
+}
