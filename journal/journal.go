@@ -159,6 +159,13 @@ type Store interface {
 	// lease is free or expired. Each run is claimed by one owner at a time.
 	Claim(ctx context.Context, owner string, ttl time.Duration, n int) ([]Run, error)
 
+	// Acquire leases one run to owner until now+ttl, if its lease is free,
+	// expired or already owner's, and returns its header. It fails with
+	// ErrNotFound, or ErrLeaseLost when another worker holds the lease.
+	// Operator verbs called as library functions use it to drive a given
+	// run at once.
+	Acquire(ctx context.Context, runID, owner string, ttl time.Duration) (Run, error)
+
 	// Renew extends owner's lease on a run to now+ttl (a heartbeat). It
 	// fails with ErrLeaseLost if owner does not hold the lease.
 	Renew(ctx context.Context, runID, owner string, ttl time.Duration) error

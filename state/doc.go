@@ -1,5 +1,6 @@
 // Package state holds what sagakit provides for saga state types: a
-// guarded cell for the fields that concurrent steps share.
+// guarded cell for the fields that concurrent steps share, and the codec
+// that turns a state into the snapshots durable journals keep.
 //
 // # Model
 //
@@ -19,4 +20,11 @@
 //	trip.Booked.Update(func(b []string) []string { return append(b, "flight") })
 //
 // The zero Cell holds the zero value and is ready to use.
+//
+// # Snapshots
+//
+// A durable run keeps a snapshot of its state after every step, made by a
+// [Codec]; [JSON] is the default. What the codec leaves out (unexported
+// fields, with JSON) does not survive a crash: keep in the state what a
+// resumed run needs.
 package state
