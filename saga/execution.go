@@ -41,6 +41,7 @@ type Execution[S any] struct {
 	stop     error   // why forward work stopped when no step failed
 	unwound  bool    // Abort decided to compensate
 	paused   bool    // Pause was called
+	halt     error   // Halt's error
 	compErrs []error // *CompensationError, in the order they happened
 }
 
@@ -99,15 +100,32 @@ func (x *Execution[S]) Act(ctx context.Context, i int) error {
 func (x *Execution[S]) Abort() (compensate bool) {
 	cause := x.cause()
 	if cause == nil {
-		x.stop = stopCause(x.fwd.Context)
+		if x.stop == nil {
+			x.stop = stopCause(x.fwd.Context)
+		}
 		if x.stop == nil {
 			x.stop = errors.New("saga: aborted without a failure")
 		}
 		cause = x.stop
 	}
 	ctxEnded := x.fwd.Context.Err() != nil
-	if x.pivoted.Load() || (!ctxEnded && x.sg.compensateOn != nil && !x.sg.compensateOn(cause)) {
+	if !ctxEnded && x.sg.compensateOn != nil && !x.sg.compensateOn(cause) {
 		return false
+	}
+	return x.Unwind(cause)
+}
+
+// Unwind decides to compensate because of cause, whatever the error
+// filter says: a durable runner compensates a run an operator asked to
+// compensate, or one that crashed mid-step. It reports false, leaving the
+// run as it is, when the pivot has succeeded. Otherwise it calls the
+// OnCompensationStart hook and the runner must now call Compensate.
+func (x *Execution[S]) Unwind(cause error) bool {
+	if x.pivoted.Load() {
+		return false
+	}
+	if x.cause() == nil && x.stop == nil {
+		x.stop = cause
 	}
 	x.unwound = true
 	x.comp = runContext{Context: context.WithoutCancel(x.fwd.Context), id: &x.rep.RunID}
@@ -127,13 +145,14 @@ func (x *Execution[S]) Pause() {
 	}
 }
 
-// Halt ends forward work because of err, a failure of the runner's own
-// rather than of a step (a journal it cannot write, a state it cannot
-// encode), without compensating: Finish then reports [StatusFailed] with
-// err, unless a step failed first.
+// Halt stops the run because of err, a failure of the runner's own rather
+// than of a step (a journal it cannot write, a state it cannot encode),
+// forward or in the middle of compensating: Finish then reports
+// [StatusFailed], and its error unwraps to err as well as to any step's
+// failure.
 func (x *Execution[S]) Halt(err error) {
-	if x.stop == nil {
-		x.stop = err
+	if x.halt == nil {
+		x.halt = err
 	}
 }
 
@@ -216,7 +235,7 @@ func (x *Execution[S]) finish(end time.Time) (*Report, error) {
 		ctx = &x.comp
 	}
 	var err error
-	if x.first < 0 && x.stop == nil {
+	if x.first < 0 && x.stop == nil && x.halt == nil {
 		x.rep.Status = StatusSucceeded
 	} else {
 		e := &Error{Saga: x.sg.name, RunID: x.rep.RunID, Err: x.stop, Status: StatusFailed, Others: x.others, Compensation: x.compErrs}
@@ -224,6 +243,12 @@ func (x *Execution[S]) finish(end time.Time) (*Report, error) {
 			e.Step, e.Err = x.sg.steps[x.first].name, x.rep.Steps[x.first].Err
 		}
 		switch {
+		case x.halt != nil:
+			if e.Err == nil {
+				e.Err = x.halt
+			} else {
+				e.Others = append(e.Others, x.halt)
+			}
 		case x.paused:
 			e.Status = StatusPaused
 		case !x.unwound:

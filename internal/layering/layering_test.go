@@ -23,6 +23,9 @@ var rules = map[string][]string{
 	"state":          {},
 	"saga":           {"builder", "retry", "internal/runid"},
 	"parallel":       {"saga", "builder", "retry", "state", "internal/runid"},
+	"journal":        {},
+	"journal/sqlite": {"journal"},
+	"durable":        {"saga", "builder", "retry", "state", "journal", "internal/runid"},
 }
 
 // core packages may import only the standard library, golang.org/x/sync

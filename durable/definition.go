@@ -1,0 +1,129 @@
+package durable
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sagakit/sagakit/journal"
+	"github.com/sagakit/sagakit/saga"
+	"github.com/sagakit/sagakit/state"
+)
+
+// Definition is a saga registered with an [Engine]: [Definition.Run]
+// runs it journaled. S is the saga state type.
+type Definition[S any] struct {
+	e       *Engine
+	sg      *saga.Saga[S]
+	codec   state.Codec[S]
+	pause   bool
+	onCrash CrashPolicy
+}
+
+// CrashPolicy says what recovery does with a run whose process died.
+type CrashPolicy uint8
+
+const (
+	// ResumeAfterCrash carries the run forward from its last journaled
+	// step (the default). A step that was running when the process died
+	// is run again if it is [saga.Idempotent], and otherwise compensated,
+	// with everything before it.
+	ResumeAfterCrash CrashPolicy = iota
+	// CompensateAfterCrash compensates the run (the step that was running
+	// included, since it may have taken effect).
+	CompensateAfterCrash
+)
+
+// DefOption configures a [Definition].
+type DefOption func(*defConfig)
+
+type defConfig struct {
+	codec   any
+	pause   bool
+	onCrash CrashPolicy
+}
+
+// WithCodec encodes the saga's state with c instead of [state.JSON].
+func WithCodec[S any](c state.Codec[S]) DefOption {
+	return func(d *defConfig) { d.codec = c }
+}
+
+// PauseOnFailure makes a failed run stop with status paused instead of
+// compensating, as resumable_transaction does: a person inspects it,
+// fixes the cause, and resumes it from the failed step (or asks for
+// compensation).
+func PauseOnFailure() DefOption {
+	return func(d *defConfig) { d.pause = true }
+}
+
+// OnCrash sets the crash policy (default [ResumeAfterCrash]).
+func OnCrash(p CrashPolicy) DefOption {
+	return func(d *defConfig) { d.onCrash = p }
+}
+
+// Register makes sg durable on e under its name (see saga's
+// Builder.Name), which must be unique on the engine. Runs journaled by
+// another definition of the same name are resumed only if its fingerprint
+// is the same.
+func Register[S any](e *Engine, sg *saga.Saga[S], opts ...DefOption) (*Definition[S], error) {
+	if sg == nil {
+		return nil, fmt.Errorf("durable: nil Saga")
+	}
+	var cfg defConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	d := &Definition[S]{e: e, sg: sg, codec: state.JSON[S]{}, pause: cfg.pause, onCrash: cfg.onCrash}
+	if cfg.codec != nil {
+		c, ok := cfg.codec.(state.Codec[S])
+		if !ok {
+			return nil, fmt.Errorf("durable: saga %q: codec %T does not encode %T", sg.Name(), cfg.codec, new(S))
+		}
+		d.codec = c
+	}
+	if err := e.register(d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Saga returns the registered saga.
+func (d *Definition[S]) Saga() *saga.Saga[S] { return d.sg }
+
+func (d *Definition[S]) name() string        { return d.sg.Name() }
+func (d *Definition[S]) fingerprint() string { return d.sg.Plan().Fingerprint() }
+
+// Run runs the saga over state, journaling it: before each step starts and
+// after it ends, the journal records the step, its execution number, its
+// outcome and a snapshot of the state (a step's end and the next step's
+// start in one write). Run returns like [saga.Saga.Run]; in addition:
+//
+//   - the run ID comes from ctx ([saga.WithRunID]) or is generated;
+//   - a state the codec cannot encode fails the run before any step;
+//   - with [PauseOnFailure], a failure stops the run with status paused;
+//   - if the journal cannot be written, the run stops where it is (its
+//     error says why) and stays unfinished in the journal, for recovery.
+func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
+	x, err := d.sg.Start(ctx, st)
+	if err != nil {
+		return x.Report(), err
+	}
+	snap, err := d.codec.Encode(st)
+	if err != nil {
+		x.Halt(fmt.Errorf("durable: state not journaled, no step run: %w", err))
+		return x.Finish()
+	}
+	rep := x.Report()
+	now := time.Now()
+	hctx, stop := d.e.heartbeat(context.WithoutCancel(ctx), rep.RunID)
+	defer stop()
+	dr := d.newDriver(hctx, x, st, nil)
+	// The run is created by the driver's first write, together with the
+	// first step's start: one commit.
+	dr.create = &journal.Run{
+		ID: rep.RunID, Saga: d.name(), Fingerprint: d.fingerprint(), Status: journal.Running,
+		State: snap, LeaseOwner: d.e.owner, LeaseExpiry: now.Add(d.e.ttl),
+	}
+	dr.pending = append(dr.pending, journal.Entry{Kind: journal.RunStarted, State: snap, At: now})
+	return dr.forward(0)
+}

@@ -1,0 +1,214 @@
+package durable
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sagakit/sagakit/journal"
+	"github.com/sagakit/sagakit/saga"
+)
+
+// driver drives one journaled run: it runs steps through the saga's
+// Execution and journals each step's start and end, a step's end going
+// out with the next step's start.
+type driver[S any] struct {
+	d       *Definition[S]
+	x       *saga.Execution[S]
+	st      *S
+	jctx    context.Context // for journal writes: not cancelled by the caller, ended if the lease is lost
+	runID   string
+	order   []int
+	attempt []int           // executions of each step so far
+	again   []bool          // re-run the step as the same execution (its outcome was lost)
+	pending []journal.Entry // entries that go out with the next write
+	update  journal.Update
+	create  *journal.Run // a new run, created by the first write
+}
+
+func (d *Definition[S]) newDriver(jctx context.Context, x *saga.Execution[S], st *S, attempts []int) *driver[S] {
+	n := d.sg.Plan().Len()
+	if attempts == nil {
+		attempts = make([]int, n)
+	}
+	return &driver[S]{
+		d: d, x: x, st: st, jctx: jctx, runID: x.Report().RunID,
+		order: d.sg.Plan().Order(), attempt: attempts, again: make([]bool, n),
+	}
+}
+
+func (r *driver[S]) name(i int) string { return r.d.sg.Plan().Decl(i).Name }
+
+// write journals the pending entries plus more, with the pending update.
+func (r *driver[S]) write(u journal.Update, more ...journal.Entry) error {
+	entries := append(r.pending, more...)
+	if u.State == nil {
+		u.State = r.update.State
+	}
+	var err error
+	if run := r.create; run != nil {
+		r.create = nil
+		applyTo(run, u)
+		err = r.d.e.store.Create(r.jctx, *run, entries...)
+	} else {
+		err = r.d.e.store.Append(r.jctx, r.runID, r.d.e.owner, u, entries...)
+	}
+	r.pending, r.update = nil, journal.Update{}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrJournal, err)
+	}
+	return nil
+}
+
+// applyTo folds an update into the header of a run not yet created.
+func applyTo(run *journal.Run, u journal.Update) {
+	if u.Status != "" {
+		run.Status = u.Status
+	}
+	if u.State != nil {
+		run.State = u.State
+	}
+	if u.Error != nil {
+		run.Error = *u.Error
+	}
+	if u.Ended {
+		run.Ended = time.Now()
+	}
+}
+
+// halt stops the run because the journal could not be written; the run
+// stays unfinished in the journal.
+func (r *driver[S]) halt(err error) (*saga.Report, error) {
+	r.x.Halt(err)
+	return r.x.Finish()
+}
+
+// forward runs the steps from position pos of the plan's order, skipping
+// those restored as succeeded, then ends the run: succeeded, or (on a
+// failure) paused, compensated or failed.
+func (r *driver[S]) forward(pos int) (*saga.Report, error) {
+	fctx := r.x.Context()
+	steps := r.x.Report().Steps
+	for ; pos < len(r.order); pos++ {
+		i := r.order[pos]
+		if steps[i].Status == saga.StepSucceeded {
+			continue
+		}
+		if fctx.Err() != nil {
+			break
+		}
+		if !r.again[i] {
+			r.attempt[i]++
+		}
+		start := journal.Entry{Kind: journal.StepStarted, Step: r.name(i), Attempt: r.attempt[i], At: time.Now()}
+		if err := r.write(journal.Update{}, start); err != nil {
+			return r.halt(err)
+		}
+		err := r.x.Act(withKey(fctx, r.runID, r.name(i), r.attempt[i]), i)
+		end := journal.Entry{Step: r.name(i), Attempt: r.attempt[i], Attempts: steps[i].Attempts, At: time.Now()}
+		if err != nil {
+			end.Kind, end.Error = journal.StepFailed, err.Error()
+			r.pending = append(r.pending, end)
+			break
+		}
+		snap, cerr := r.d.codec.Encode(r.st)
+		if cerr != nil {
+			// The step took effect but its state cannot be kept: journal
+			// its success without a snapshot and stop; recovery will see
+			// the last good snapshot.
+			r.pending = append(r.pending, journal.Entry{Kind: journal.StepSucceeded, Step: end.Step, Attempt: end.Attempt, Attempts: end.Attempts, At: end.At})
+			if werr := r.write(journal.Update{}); werr != nil {
+				return r.halt(werr)
+			}
+			return r.halt(fmt.Errorf("durable: state not journaled after step %q: %w", end.Step, cerr))
+		}
+		end.Kind, end.State = journal.StepSucceeded, snap
+		r.pending = append(r.pending, end)
+		r.update.State = snap
+	}
+	if pos == len(r.order) {
+		return r.end(journal.Succeeded)
+	}
+	if r.d.pause && !r.pastPivot() {
+		r.x.Pause()
+		return r.pauseRun()
+	}
+	if r.x.Abort() {
+		return r.backward()
+	}
+	return r.end(journal.Failed)
+}
+
+// pastPivot reports whether the run's pivot has succeeded.
+func (r *driver[S]) pastPivot() bool {
+	p := r.d.sg.Plan().Pivot()
+	return p >= 0 && r.x.Report().Steps[p].Status == saga.StepSucceeded
+}
+
+func (r *driver[S]) pauseRun() (*saga.Report, error) {
+	rep, err := r.x.Finish()
+	msg := errText(err)
+	if werr := r.write(journal.Update{Status: journal.Paused, Error: &msg},
+		journal.Entry{Kind: journal.RunPaused, Error: msg, At: time.Now()}); werr != nil {
+		return rep, fmt.Errorf("%w (and %w)", err, werr)
+	}
+	return rep, err
+}
+
+// backward compensates, in reverse order, every step that needs it,
+// journaling each compensation's start and end, then ends the run.
+func (r *driver[S]) backward() (*saga.Report, error) {
+	status := journal.Compensating
+	for k := len(r.order) - 1; k >= 0; k-- {
+		i := r.order[k]
+		if !r.x.Compensable(i) {
+			continue
+		}
+		start := journal.Entry{Kind: journal.CompStarted, Step: r.name(i), Attempt: r.attempt[i], At: time.Now()}
+		if err := r.write(journal.Update{Status: status}, start); err != nil {
+			return r.halt(err)
+		}
+		status = ""
+		err := r.x.Compensate(i)
+		end := journal.Entry{Kind: journal.CompSucceeded, Step: r.name(i), Attempt: r.attempt[i], At: time.Now()}
+		if c := r.x.Report().Steps[i].Compensation; c != nil {
+			end.Attempts = c.Attempts
+		}
+		if err != nil {
+			end.Kind, end.Error = journal.CompFailed, err.Error()
+		}
+		r.pending = append(r.pending, end)
+	}
+	rep, err := r.x.Finish()
+	final := journal.Compensated
+	if rep.Status == saga.StatusCompensationFailed {
+		final = journal.CompensationFailed
+	}
+	return r.finish(final, rep, err)
+}
+
+// end finishes the run (succeeded, or failed without compensation) and
+// journals its end.
+func (r *driver[S]) end(status journal.Status) (*saga.Report, error) {
+	rep, err := r.x.Finish()
+	return r.finish(status, rep, err)
+}
+
+func (r *driver[S]) finish(status journal.Status, rep *saga.Report, err error) (*saga.Report, error) {
+	msg := errText(err)
+	u := journal.Update{Status: status, Error: &msg, Ended: true}
+	if werr := r.write(u, journal.Entry{Kind: journal.RunEnded, Status: status, Error: msg, At: time.Now()}); werr != nil {
+		if err == nil {
+			return rep, werr
+		}
+		return rep, fmt.Errorf("%w (and %w)", err, werr)
+	}
+	return rep, err
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

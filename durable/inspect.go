@@ -1,0 +1,90 @@
+package durable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sagakit/sagakit/journal"
+	"github.com/sagakit/sagakit/saga"
+)
+
+// View is what the journal knows of a run: its header, its entries, and a
+// report rebuilt from them (steps in the order the journal first names
+// them, with their status, attempts, times and errors; steps that never
+// started are not in the journal, so not in the report).
+type View struct {
+	Run     journal.Run
+	Entries []journal.Entry
+	Report  *saga.Report
+}
+
+// Inspect loads a run from store and rebuilds its report. It needs no
+// registered definition, so operator tools can use it.
+func Inspect(ctx context.Context, store journal.Store, runID string) (*View, error) {
+	run, entries, err := store.Load(ctx, runID)
+	if err != nil {
+		return nil, fmt.Errorf("durable: inspect %s: %w", runID, err)
+	}
+	rep := &saga.Report{Saga: run.Saga, RunID: run.ID, Start: run.Created, End: run.Ended, Status: reportStatus(run.Status)}
+	if run.Error != "" {
+		rep.Err = errors.New(run.Error)
+	}
+	index := map[string]int{}
+	for _, e := range entries {
+		if e.Step == "" {
+			continue
+		}
+		i, ok := index[e.Step]
+		if !ok {
+			i = len(rep.Steps)
+			index[e.Step] = i
+			rep.Steps = append(rep.Steps, saga.StepReport{Name: e.Step})
+		}
+		applyEntry(&rep.Steps[i], e)
+	}
+	if rep.End.IsZero() {
+		rep.End = run.Updated
+	}
+	return &View{Run: run, Entries: entries, Report: rep}, nil
+}
+
+// applyEntry updates a step's report with one journal entry.
+func applyEntry(s *saga.StepReport, e journal.Entry) {
+	switch e.Kind {
+	case journal.StepStarted:
+		*s = saga.StepReport{Name: s.Name, Status: saga.StepRunning, Start: e.At}
+	case journal.StepSucceeded:
+		s.Status, s.End, s.Attempts = saga.StepSucceeded, e.At, e.Attempts
+	case journal.StepFailed:
+		s.Status, s.End, s.Attempts, s.Err = saga.StepFailed, e.At, e.Attempts, errors.New(e.Error)
+	case journal.CompStarted:
+		s.Compensation = &saga.CompensationReport{Start: e.At}
+	case journal.CompSucceeded, journal.CompFailed:
+		if s.Compensation == nil {
+			s.Compensation = &saga.CompensationReport{Start: e.At}
+		}
+		s.Compensation.End, s.Compensation.Attempts = e.At, e.Attempts
+		s.Status = saga.StepCompensated
+		if e.Kind == journal.CompFailed {
+			s.Status, s.Compensation.Err = saga.StepCompensationFailed, errors.New(e.Error)
+		}
+	}
+}
+
+// reportStatus maps a journal status to the closest report status.
+func reportStatus(s journal.Status) saga.Status {
+	switch s {
+	case journal.Succeeded, journal.Resolved:
+		return saga.StatusSucceeded
+	case journal.Compensated:
+		return saga.StatusCompensated
+	case journal.CompensationFailed:
+		return saga.StatusCompensationFailed
+	case journal.Paused:
+		return saga.StatusPaused
+	case journal.Failed, journal.Abandoned:
+		return saga.StatusFailed
+	}
+	return saga.StatusRunning
+}

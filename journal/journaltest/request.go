@@ -1,0 +1,72 @@
+package journaltest
+
+import (
+	"time"
+
+	"github.com/sagakit/sagakit/journal"
+)
+
+// The subtests of Request.
+
+func testRequest(h *harness) {
+	ctx := h.t.Context()
+	run := h.create("run-1", journal.Paused, "w1", time.Hour) // leased to someone else
+	h.advance(time.Second)
+	req := journal.Request{Verb: journal.RetryStep, Step: "charge", Note: "card fixed"}
+	h.must(h.s.Request(ctx, "run-1", req))
+
+	got, es := h.load("run-1")
+	want := run
+	want.Request, want.Note, want.Updated = req, "card fixed", h.now()
+	h.diff("run", got, want)
+	h.entries(es, []journal.Entry{
+		{Kind: journal.RunStarted, At: run.Created},
+		{Kind: journal.RequestMade, Step: "charge", Note: "card fixed", At: h.now()},
+	})
+
+	h.wantSome(h.s.Request(ctx, "run-1", journal.Request{Note: "no verb"}), "Request without a verb")
+}
+
+func testRequestFinal(h *harness) {
+	ctx := h.t.Context()
+	for _, st := range []journal.Status{journal.Succeeded, journal.Compensated, journal.Resolved, journal.Abandoned} {
+		run := h.create(string(st), st, "", 0)
+		h.wantErr(h.s.Request(ctx, run.ID, journal.Request{Verb: journal.Resume}), journal.ErrFinal)
+		h.unchanged(run.ID, run, 1)
+	}
+	for _, st := range []journal.Status{journal.Running, journal.Compensating, journal.Paused, journal.CompensationFailed, journal.Failed} {
+		h.create(string(st), st, "", 0)
+		h.must(h.s.Request(ctx, string(st), journal.Request{Verb: journal.Compensate}))
+	}
+}
+
+func testRequestNotFound(h *harness) {
+	err := h.s.Request(h.t.Context(), "nope", journal.Request{Verb: journal.Resume})
+	h.wantErr(err, journal.ErrNotFound)
+}
+
+// testRequestClaim follows a request from the operator to a worker: a
+// paused run needs no worker until it has a request, and none after the
+// worker carried it out.
+func testRequestClaim(h *harness) {
+	ctx := h.t.Context()
+	h.create("run-1", journal.Paused, "", 0)
+	got, err := h.s.Claim(ctx, "w1", time.Minute, 10)
+	h.must(err)
+	h.diff("runs claimed before the request", ids(got), []string{})
+
+	h.must(h.s.Request(ctx, "run-1", journal.Request{Verb: journal.Resolve, Note: "done by hand"}))
+	got, err = h.s.Claim(ctx, "w1", time.Minute, 10)
+	h.must(err)
+	h.diff("runs claimed after the request", ids(got), []string{"run-1"})
+	h.diff("claimed request", got[0].Request, journal.Request{Verb: journal.Resolve, Note: "done by hand"})
+
+	h.must(h.s.Append(ctx, "run-1", "w1", journal.Update{Status: journal.Resolved, Ended: true, ClearRequest: true},
+		journal.Entry{Kind: journal.RequestCarriedOut, Note: "done by hand"},
+		journal.Entry{Kind: journal.RunEnded, Status: journal.Resolved}))
+	h.must(h.s.Release(ctx, "run-1", "w1"))
+	got, err = h.s.Claim(ctx, "w2", time.Minute, 10)
+	h.must(err)
+	h.diff("runs claimed after the request was carried out", ids(got), []string{})
+	h.wantErr(h.s.Request(ctx, "run-1", journal.Request{Verb: journal.Resume}), journal.ErrFinal)
+}

@@ -1,0 +1,392 @@
+package journal
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Memory is a [Store] that keeps its journals in memory: for tests, for
+// examples, and for programs that want journaled reports and leases
+// without durability. Nothing survives the process.
+//
+// Memory is safe for concurrent use. It copies what it is given and what
+// it returns, so callers never share its bytes. Times are kept in UTC
+// without a monotonic reading; an [Entry] with a zero At gets the current
+// time. The zero Memory is not usable: call [NewMemory].
+type Memory struct {
+	now func() time.Time
+
+	mu     sync.Mutex
+	runs   map[string]*memRun
+	closed bool
+}
+
+type memRun struct {
+	run     Run
+	entries []Entry
+	seq     int64
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty in-memory store.
+func NewMemory(opts ...Option) *Memory {
+	o := buildOptions(opts)
+	return &Memory{now: o.now, runs: make(map[string]*memRun)}
+}
+
+// Errors for bad arguments, shared by the stores of this package.
+var (
+	errEmptyID    = errors.New("journal: empty run ID")
+	errEmptyOwner = errors.New("journal: empty lease owner")
+	errEmptyVerb  = errors.New("journal: request without a verb")
+	errBadTTL     = errors.New("journal: lease duration must be positive")
+)
+
+// Create implements [Store.Create].
+func (m *Memory) Create(ctx context.Context, run Run, entries ...Entry) error {
+	if run.ID == "" {
+		return errEmptyID
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if _, ok := m.runs[run.ID]; ok {
+		return fmt.Errorf("%w: %q", ErrExists, run.ID)
+	}
+	now := utc(m.now())
+	r := &memRun{run: copyRun(run)}
+	r.run.Created, r.run.Updated = now, now
+	r.append(entries, now)
+	m.runs[run.ID] = r
+	return nil
+}
+
+// Append implements [Store.Append].
+func (m *Memory) Append(ctx context.Context, runID, owner string, u Update, entries ...Entry) error {
+	if runID == "" {
+		return errEmptyID
+	}
+	if owner == "" {
+		return errEmptyOwner
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, now, err := m.leased(runID, owner)
+	if err != nil {
+		return err
+	}
+	last := r.append(entries, now)
+	h := &r.run
+	if u.Status != "" {
+		h.Status = u.Status
+	}
+	if u.State != nil {
+		h.State = bytes.Clone(u.State)
+	}
+	if u.Error != nil {
+		h.Error = *u.Error
+	}
+	if u.Ended {
+		h.Ended = last
+	}
+	if u.ClearRequest {
+		h.Request = Request{}
+	}
+	h.Updated = now
+	return nil
+}
+
+// leased returns the run runID if owner holds an unexpired lease on it,
+// and the current time. m.mu must be held.
+func (m *Memory) leased(runID, owner string) (*memRun, time.Time, error) {
+	if m.closed {
+		return nil, time.Time{}, ErrClosed
+	}
+	r, ok := m.runs[runID]
+	if !ok {
+		return nil, time.Time{}, fmt.Errorf("%w: %q", ErrNotFound, runID)
+	}
+	now := utc(m.now())
+	if r.run.LeaseOwner != owner || !now.Before(r.run.LeaseExpiry) {
+		return nil, time.Time{}, fmt.Errorf("%w: run %q", ErrLeaseLost, runID)
+	}
+	return r, now, nil
+}
+
+// append adds copies of entries to r's journal, numbering them, and
+// returns the time of the last one (now if there are none).
+func (r *memRun) append(entries []Entry, now time.Time) time.Time {
+	last := now
+	for _, e := range entries {
+		e = copyEntry(e)
+		r.seq++
+		e.Seq = r.seq
+		if e.At.IsZero() {
+			e.At = now
+		}
+		last = e.At
+		r.entries = append(r.entries, e)
+	}
+	return last
+}
+
+// Load implements [Store.Load].
+func (m *Memory) Load(ctx context.Context, runID string) (Run, []Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return Run{}, nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return Run{}, nil, ErrClosed
+	}
+	r, ok := m.runs[runID]
+	if !ok {
+		return Run{}, nil, fmt.Errorf("%w: %q", ErrNotFound, runID)
+	}
+	entries := make([]Entry, len(r.entries))
+	for i, e := range r.entries {
+		entries[i] = copyEntry(e)
+	}
+	return copyRun(r.run), entries, nil
+}
+
+// List implements [Store.List].
+func (m *Memory) List(ctx context.Context, f Filter) ([]Run, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	var runs []Run
+	for _, r := range m.runs {
+		h := &r.run
+		switch {
+		case len(f.Status) > 0 && !slices.Contains(f.Status, h.Status),
+			f.Saga != "" && h.Saga != f.Saga,
+			!f.CreatedAfter.IsZero() && !h.Created.After(f.CreatedAfter),
+			!f.CreatedBefore.IsZero() && !h.Created.Before(f.CreatedBefore):
+			continue
+		}
+		runs = append(runs, copyRun(*h))
+	}
+	slices.SortFunc(runs, func(a, b Run) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
+	if f.Limit > 0 && len(runs) > f.Limit {
+		runs = runs[:f.Limit]
+	}
+	return runs, nil
+}
+
+// Claim implements [Store.Claim]. It takes the oldest runs first.
+func (m *Memory) Claim(ctx context.Context, owner string, ttl time.Duration, n int) ([]Run, error) {
+	if owner == "" {
+		return nil, errEmptyOwner
+	}
+	if ttl <= 0 {
+		return nil, errBadTTL
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	now := utc(m.now())
+	var free []*memRun
+	for _, r := range m.runs {
+		h := &r.run
+		needsWorker := h.Status.Unfinished() || h.Request.Verb != ""
+		leaseFree := h.LeaseOwner == "" || !now.Before(h.LeaseExpiry)
+		if needsWorker && leaseFree {
+			free = append(free, r)
+		}
+	}
+	slices.SortFunc(free, func(a, b *memRun) int {
+		if c := a.run.Created.Compare(b.run.Created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.run.ID, b.run.ID)
+	})
+	if len(free) > n {
+		free = free[:n]
+	}
+	runs := make([]Run, len(free))
+	for i, r := range free {
+		r.run.LeaseOwner, r.run.LeaseExpiry = owner, now.Add(ttl)
+		runs[i] = copyRun(r.run)
+	}
+	return runs, nil
+}
+
+// Acquire implements [Store.Acquire].
+func (m *Memory) Acquire(ctx context.Context, runID, owner string, ttl time.Duration) (Run, error) {
+	if runID == "" {
+		return Run{}, errEmptyID
+	}
+	if owner == "" {
+		return Run{}, errEmptyOwner
+	}
+	if ttl <= 0 {
+		return Run{}, errBadTTL
+	}
+	if err := ctx.Err(); err != nil {
+		return Run{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return Run{}, ErrClosed
+	}
+	r, ok := m.runs[runID]
+	if !ok {
+		return Run{}, fmt.Errorf("%w: %q", ErrNotFound, runID)
+	}
+	now := utc(m.now())
+	h := &r.run
+	if h.LeaseOwner != "" && h.LeaseOwner != owner && now.Before(h.LeaseExpiry) {
+		return Run{}, fmt.Errorf("%w: run %q", ErrLeaseLost, runID)
+	}
+	h.LeaseOwner, h.LeaseExpiry = owner, now.Add(ttl)
+	return copyRun(*h), nil
+}
+
+// Renew implements [Store.Renew]. A lease that has expired is lost, even
+// if no one claimed the run since.
+func (m *Memory) Renew(ctx context.Context, runID, owner string, ttl time.Duration) error {
+	if runID == "" {
+		return errEmptyID
+	}
+	if owner == "" {
+		return errEmptyOwner
+	}
+	if ttl <= 0 {
+		return errBadTTL
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, now, err := m.leased(runID, owner)
+	if err != nil {
+		return err
+	}
+	r.run.LeaseExpiry = now.Add(ttl)
+	return nil
+}
+
+// Release implements [Store.Release]. Releasing a lease on a run that
+// does not exist is not an error either.
+func (m *Memory) Release(ctx context.Context, runID, owner string) error {
+	if runID == "" {
+		return errEmptyID
+	}
+	if owner == "" {
+		return errEmptyOwner
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if r, ok := m.runs[runID]; ok && r.run.LeaseOwner == owner {
+		r.run.LeaseOwner, r.run.LeaseExpiry = "", time.Time{}
+	}
+	return nil
+}
+
+// Request implements [Store.Request]. The RequestMade entry carries the
+// request's Step and Note; the header's Note becomes the request's.
+func (m *Memory) Request(ctx context.Context, runID string, req Request) error {
+	if runID == "" {
+		return errEmptyID
+	}
+	if req.Verb == "" {
+		return errEmptyVerb
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	r, ok := m.runs[runID]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNotFound, runID)
+	}
+	if r.run.Status.Final() {
+		return fmt.Errorf("%w: run %q is %s", ErrFinal, runID, r.run.Status)
+	}
+	now := utc(m.now())
+	r.append([]Entry{{Kind: RequestMade, Step: req.Step, Note: req.Note}}, now)
+	r.run.Request = req
+	r.run.Note = req.Note
+	r.run.Updated = now
+	return nil
+}
+
+// Close implements [Store.Close]: it drops every journal.
+func (m *Memory) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	m.closed = true
+	m.runs = nil
+	return nil
+}
+
+// utc drops t's monotonic reading and location, as a database would.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.Round(0).UTC()
+}
+
+func copyRun(r Run) Run {
+	r.State = bytes.Clone(r.State)
+	r.Created, r.Updated, r.Ended = utc(r.Created), utc(r.Updated), utc(r.Ended)
+	r.LeaseExpiry = utc(r.LeaseExpiry)
+	return r
+}
+
+func copyEntry(e Entry) Entry {
+	e.State = bytes.Clone(e.State)
+	e.At = utc(e.At)
+	return e
+}

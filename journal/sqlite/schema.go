@@ -1,0 +1,97 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations brings a database from schema version i to i+1 with
+// migrations[i]. The version lives in PRAGMA user_version, so a file's
+// version is len(migrations) once the store opened it. Append new
+// migrations; never edit one that shipped.
+var migrations = []string{
+	// 1: runs and their journals.
+	`
+CREATE TABLE runs (
+	id           TEXT    NOT NULL PRIMARY KEY,
+	saga         TEXT    NOT NULL,
+	fingerprint  TEXT    NOT NULL,
+	status       TEXT    NOT NULL,
+	state        BLOB,
+	error        TEXT    NOT NULL,
+	note         TEXT    NOT NULL,
+	request_verb TEXT    NOT NULL,
+	request_step TEXT    NOT NULL,
+	request_note TEXT    NOT NULL,
+	created      INTEGER NOT NULL, -- Unix nanoseconds, UTC; 0 is the zero time
+	updated      INTEGER NOT NULL,
+	ended        INTEGER NOT NULL,
+	lease_owner  TEXT    NOT NULL, -- '' when no one holds the lease
+	lease_expiry INTEGER NOT NULL,
+	last_seq     INTEGER NOT NULL  -- the Seq of the run's last entry
+);
+
+CREATE TABLE entries (
+	run_id   TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	seq      INTEGER NOT NULL,
+	kind     TEXT    NOT NULL,
+	step     TEXT    NOT NULL,
+	attempt  INTEGER NOT NULL,
+	attempts INTEGER NOT NULL,
+	error    TEXT    NOT NULL,
+	state    BLOB,
+	status   TEXT    NOT NULL,
+	note     TEXT    NOT NULL,
+	at       INTEGER NOT NULL,
+	PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+-- List: newest first, by saga, by status.
+CREATE INDEX runs_created ON runs (created, id);
+CREATE INDEX runs_saga ON runs (saga, created);
+CREATE INDEX runs_status ON runs (status, created);
+
+-- Claim: the runs that need a worker, oldest first. Claim's query
+-- repeats this WHERE clause word for word so that SQLite uses the index.
+CREATE INDEX runs_claim ON runs (created, id)
+	WHERE status IN ('running', 'compensating') OR request_verb <> '';
+`,
+}
+
+// migrate brings the database on conn to the latest schema version. It
+// runs under the write lock, so two processes opening a new file at once
+// do not both create the tables.
+func migrate(ctx context.Context, conn *sql.Conn) (err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	var version int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("sqlite: the file has schema version %d, newer than this code knows (%d): upgrade sagakit",
+			version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		if _, err := conn.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("sqlite: migrate to schema version %d: %w", v+1, err)
+		}
+	}
+	if version < len(migrations) {
+		// PRAGMA takes no parameters; the value is our own integer.
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+			return fmt.Errorf("sqlite: set schema version: %w", err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
