@@ -117,6 +117,10 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 	now := time.Now()
 	hctx, stop := d.e.heartbeat(context.WithoutCancel(ctx), rep.RunID)
 	defer stop()
+	// Whatever the outcome, this engine stops driving the run: a paused
+	// run waits for a request, an unfinished one (the journal failed) for
+	// another worker.
+	defer d.e.store.Release(context.WithoutCancel(ctx), rep.RunID, d.e.owner)
 	dr := d.newDriver(hctx, x, st, nil)
 	// The run is created by the driver's first write, together with the
 	// first step's start: one commit.

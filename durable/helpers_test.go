@@ -53,6 +53,21 @@ func (c *crashing) Append(ctx context.Context, runID, owner string, u journal.Up
 	return c.Store.Append(ctx, runID, owner, u, entries...)
 }
 
+// A dead process renews and releases nothing.
+func (c *crashing) Release(ctx context.Context, runID, owner string) error {
+	if c.left.Load() < 0 {
+		return errCrash
+	}
+	return c.Store.Release(ctx, runID, owner)
+}
+
+func (c *crashing) Renew(ctx context.Context, runID, owner string, ttl time.Duration) error {
+	if c.left.Load() < 0 {
+		return errCrash
+	}
+	return c.Store.Renew(ctx, runID, owner, ttl)
+}
+
 // kinds lists the kinds (and steps) of a run's journal.
 func kinds(entries []journal.Entry) []string {
 	var out []string
