@@ -5,9 +5,9 @@ go 1.26.0
 require (
 	github.com/google/go-cmp v0.7.0
 	github.com/matryer/is v1.4.1
+	golang.org/x/sync v0.24.0
+	modernc.org/sqlite v1.61.1
 )
-
-require golang.org/x/sync v0.24.0
 
 require (
 	github.com/dustin/go-humanize v1.1.0 // indirect
@@ -19,5 +19,4 @@ require (
 	modernc.org/libc v1.79.0 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
-	modernc.org/sqlite v1.61.1 // indirect
 )

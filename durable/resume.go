@@ -106,7 +106,7 @@ func (r *driver[S]) resumeBackward(h history, only int, why error) (*saga.Report
 
 // carryOut performs an operator request on a claimed run.
 func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req journal.Request) (*saga.Report, error) {
-	done := journal.Entry{Kind: journal.RequestCarriedOut, Note: string(req.Verb) + ": " + req.Note, At: time.Now()}
+	done := journal.Entry{Kind: journal.RequestCarriedOut, Verb: req.Verb, Step: req.Step, Note: req.Note, At: time.Now()}
 	switch req.Verb {
 	case journal.Resolve, journal.Abandon:
 		status := journal.Resolved

@@ -103,6 +103,7 @@ type Entry struct {
 	Error    string
 	State    []byte // a state snapshot, when the entry carries one
 	Status   Status // for RunEnded: the final status
+	Verb     Verb   // for RequestMade and RequestCarriedOut: the request's verb
 	Note     string
 	At       time.Time
 }

@@ -351,7 +351,7 @@ func (m *Memory) Request(ctx context.Context, runID string, req Request) error {
 		return fmt.Errorf("%w: run %q is %s", ErrFinal, runID, r.run.Status)
 	}
 	now := utc(m.now())
-	r.append([]Entry{{Kind: RequestMade, Step: req.Step, Note: req.Note}}, now)
+	r.append([]Entry{{Kind: RequestMade, Verb: req.Verb, Step: req.Step, Note: req.Note}}, now)
 	r.run.Request = req
 	r.run.Note = req.Note
 	r.run.Updated = now

@@ -21,7 +21,7 @@ func testRequest(h *harness) {
 	h.diff("run", got, want)
 	h.entries(es, []journal.Entry{
 		{Kind: journal.RunStarted, At: run.Created},
-		{Kind: journal.RequestMade, Step: "charge", Note: "card fixed", At: h.now()},
+		{Kind: journal.RequestMade, Verb: journal.RetryStep, Step: "charge", Note: "card fixed", At: h.now()},
 	})
 
 	h.wantSome(h.s.Request(ctx, "run-1", journal.Request{Note: "no verb"}), "Request without a verb")

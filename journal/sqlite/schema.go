@@ -42,6 +42,7 @@ CREATE TABLE entries (
 	error    TEXT    NOT NULL,
 	state    BLOB,
 	status   TEXT    NOT NULL,
+	verb     TEXT    NOT NULL,
 	note     TEXT    NOT NULL,
 	at       INTEGER NOT NULL,
 	PRIMARY KEY (run_id, seq)

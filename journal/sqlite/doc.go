@@ -1,0 +1,39 @@
+// Package sqlite is the embedded default [journal.Store]: run journals in
+// one SQLite file, through modernc.org/sqlite (pure Go, no cgo).
+//
+// # Model
+//
+// The file holds two tables: runs, one row per run header (with its lease
+// owner and expiry and its pending request), and entries, each run's
+// journal keyed by run ID and sequence number. The database is in WAL
+// mode with synchronous=FULL: when Create or Append returns nil, the
+// write is in the log and the log is on disk, so it survives a crash of
+// the process or of the machine.
+//
+// One writer goroutine owns the only write connection. Writing calls
+// (Create, Append, Claim, Acquire, Renew, Release, Request) queue their
+// operation and wait; the writer takes everything queued, up to a batch
+// size, runs it in one transaction and commits once, then answers each
+// caller with its own result. Callers that write at the same time thus
+// share one fsync (group commit), and a call that fails its check (a lost
+// lease, an unknown run) fails alone while the rest of its batch commits.
+// Load and List read on a separate read-only pool, beside the writer.
+//
+// Times are stored as Unix nanoseconds in UTC and come back exactly, in
+// UTC, for the years 1678 to 2262; the zero time is stored as 0. An
+// entry given a zero At gets the current time.
+//
+// # Schema
+//
+// The store creates and migrates its schema itself, recording the version
+// in PRAGMA user_version. Opening a file written by a newer version of
+// this package fails with an error saying so, rather than guessing.
+//
+// # Several processes
+//
+// Several processes may open the same file (workers and the sagactl CLI,
+// say): each Store has its own writer, SQLite's lock orders their
+// transactions, and [WithBusyTimeout] bounds the wait. The file must be
+// on a local disk: SQLite's WAL mode does not work over a network file
+// system.
+package sqlite

@@ -1,0 +1,37 @@
+package sqlite
+
+import (
+	"context"
+	"runtime"
+)
+
+// Commits returns how many write transactions the store committed and
+// how many ops they carried.
+func (s *Store) Commits() (commits, ops int64) {
+	return s.w.commits.Load(), s.w.committed.Load()
+}
+
+// SchemaVersion is the schema version this code writes.
+var SchemaVersion = len(migrations)
+
+// Stall blocks the writer inside a transaction until resume is called,
+// so that a test can queue ops and have them committed as one batch.
+func (s *Store) Stall() (resume func()) {
+	started, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = s.do(context.Background(), func(*writer, int64) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	return func() { close(release) }
+}
+
+// AwaitQueued waits until n ops are queued for the writer.
+func (s *Store) AwaitQueued(n int) {
+	for len(s.w.ops) < n {
+		runtime.Gosched()
+	}
+}

@@ -1,0 +1,285 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sagakit/sagakit/journal"
+)
+
+// The writes, as ops run by the writer inside its transaction. Each
+// checks first and returns a journal error before it writes anything.
+
+const insertRun = `INSERT INTO runs (id, saga, fingerprint, status, state, error, note,
+	request_verb, request_step, request_note, created, updated, ended, lease_owner, lease_expiry, last_seq)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO NOTHING`
+
+func (w *writer) create(run *journal.Run, entries []journal.Entry, now int64) error {
+	r := run
+	res, err := w.exec(insertRun, r.ID, r.Saga, r.Fingerprint, string(r.Status), r.State, r.Error, r.Note,
+		string(r.Request.Verb), r.Request.Step, r.Request.Note, now, now, nanos(r.Ended),
+		r.LeaseOwner, nanos(r.LeaseExpiry), int64(len(entries)))
+	if err != nil {
+		return fmt.Errorf("sqlite: create %q: %w", run.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		// The ID is taken (ON CONFLICT DO NOTHING): nothing written.
+		return fmt.Errorf("sqlite: %w: %q", journal.ErrExists, run.ID)
+	}
+	if err := w.insertEntries(run.ID, 0, entries, now); err != nil {
+		return fmt.Errorf("sqlite: create %q: %w", run.ID, err)
+	}
+	return nil
+}
+
+// entryValues is the number of values an entry row binds.
+const entryValues = 12
+
+// insertEntriesSQL[n] inserts n entries in one statement.
+var insertEntriesSQL [9]string
+
+func init() {
+	row := "(" + strings.Repeat("?, ", entryValues-1) + "?)"
+	for n := 1; n < len(insertEntriesSQL); n++ {
+		insertEntriesSQL[n] = `INSERT INTO entries (run_id, seq, kind, step, attempt, attempts, error, state, status, verb, note, at)
+	VALUES ` + strings.Repeat(row+", ", n-1) + row
+	}
+}
+
+// lastAt returns the time of the last of entries, now if there are none.
+func lastAt(entries []journal.Entry, now int64) int64 {
+	if len(entries) == 0 {
+		return now
+	}
+	if at := nanos(entries[len(entries)-1].At); at != 0 {
+		return at
+	}
+	return now
+}
+
+// insertEntries journals entries after seq, several rows per statement.
+// An entry with a zero At gets now.
+func (w *writer) insertEntries(runID string, seq int64, entries []journal.Entry, now int64) error {
+	for len(entries) > 0 {
+		n := min(len(entries), len(insertEntriesSQL)-1)
+		args := make([]any, 0, n*entryValues)
+		for i := range entries[:n] {
+			e := &entries[i]
+			seq++
+			at := nanos(e.At)
+			if at == 0 {
+				at = now
+			}
+			args = append(args, runID, seq, string(e.Kind), e.Step, e.Attempt, e.Attempts,
+				e.Error, e.State, string(e.Status), string(e.Verb), e.Note, at)
+		}
+		if _, err := w.exec(insertEntriesSQL[n], args...); err != nil {
+			return err
+		}
+		entries = entries[n:]
+	}
+	return nil
+}
+
+// lease reads what the lease checks need of a run.
+func (w *writer) lease(runID string) (owner string, expiry, lastSeq int64, err error) {
+	err = w.queryRow(`SELECT lease_owner, lease_expiry, last_seq FROM runs WHERE id = ?`,
+		[]any{&owner, &expiry, &lastSeq}, runID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, 0, fmt.Errorf("sqlite: %w: %q", journal.ErrNotFound, runID)
+	}
+	if err != nil {
+		return "", 0, 0, fmt.Errorf("sqlite: read run %q: %w", runID, err)
+	}
+	return owner, expiry, lastSeq, nil
+}
+
+// holds checks that owner holds an unexpired lease on runID and returns
+// the run's last Seq.
+func (w *writer) holds(runID, owner string, now int64) (lastSeq int64, err error) {
+	leaseOwner, expiry, lastSeq, err := w.lease(runID)
+	if err != nil {
+		return 0, err
+	}
+	if leaseOwner != owner || expiry <= now {
+		return 0, fmt.Errorf("sqlite: %w: run %q", journal.ErrLeaseLost, runID)
+	}
+	return lastSeq, nil
+}
+
+// Append's header update checks the lease and moves last_seq in one
+// statement; it comes in variants by which fields change, so that an
+// Append that changes only the state does not touch the status index.
+const (
+	setStatus = 1 << iota
+	setState
+	setError
+	setEnded
+	clearRequest
+)
+
+var updateSQL [32]string
+
+func init() {
+	for mask := range updateSQL {
+		var b strings.Builder
+		b.WriteString("UPDATE runs SET updated = ?, last_seq = last_seq + ?")
+		for _, f := range []struct {
+			bit int
+			set string
+		}{
+			{setStatus, ", status = ?"},
+			{setState, ", state = ?"},
+			{setError, ", error = ?"},
+			{setEnded, ", ended = ?"},
+			{clearRequest, ", request_verb = '', request_step = '', request_note = ''"},
+		} {
+			if mask&f.bit != 0 {
+				b.WriteString(f.set)
+			}
+		}
+		b.WriteString(" WHERE id = ? AND lease_owner = ? AND lease_expiry > ? RETURNING last_seq")
+		updateSQL[mask] = b.String()
+	}
+}
+
+func (w *writer) append(runID, owner string, u *journal.Update, entries []journal.Entry, now int64) error {
+	mask := 0
+	args := make([]any, 0, 9)
+	args = append(args, now, int64(len(entries)))
+	if u.Status != "" {
+		mask |= setStatus
+		args = append(args, string(u.Status))
+	}
+	if u.State != nil {
+		mask |= setState
+		args = append(args, u.State)
+	}
+	if u.Error != nil {
+		mask |= setError
+		args = append(args, *u.Error)
+	}
+	if u.Ended {
+		mask |= setEnded
+		args = append(args, lastAt(entries, now))
+	}
+	if u.ClearRequest {
+		mask |= clearRequest
+	}
+	args = append(args, runID, owner, now)
+	var seq int64
+	err := w.queryRow(updateSQL[mask], []any{&seq}, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Nothing written; say why.
+		if _, err := w.holds(runID, owner, now); err != nil {
+			return err
+		}
+		return fmt.Errorf("sqlite: append to %q: lease check failed", runID)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: append to %q: %w", runID, err)
+	}
+	if err := w.insertEntries(runID, seq-int64(len(entries)), entries, now); err != nil {
+		return fmt.Errorf("sqlite: append to %q: %w", runID, err)
+	}
+	return nil
+}
+
+// claimSQL leases the oldest runs that need a worker. Its inner WHERE
+// clause repeats the runs_claim index's.
+const claimSQL = `UPDATE runs SET lease_owner = ?, lease_expiry = ?
+	WHERE id IN (
+		SELECT id FROM runs
+		WHERE (status IN ('running', 'compensating') OR request_verb <> '')
+		AND (lease_owner = '' OR lease_expiry <= ?)
+		ORDER BY created, id LIMIT ?)
+	RETURNING ` + runColumns
+
+func (w *writer) claim(owner string, expiry int64, n int, now int64) ([]journal.Run, error) {
+	rows, err := w.query(claimSQL, owner, expiry, now, n)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	runs, err := scanRuns(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	slices.SortFunc(runs, func(a, b journal.Run) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return runs, nil
+}
+
+func (w *writer) acquire(runID, owner string, ttl, now int64) (journal.Run, error) {
+	leaseOwner, expiry, _, err := w.lease(runID)
+	if err != nil {
+		return journal.Run{}, err
+	}
+	if leaseOwner != "" && leaseOwner != owner && expiry > now {
+		return journal.Run{}, fmt.Errorf("sqlite: %w: run %q", journal.ErrLeaseLost, runID)
+	}
+	rows, err := w.query(`UPDATE runs SET lease_owner = ?, lease_expiry = ? WHERE id = ? RETURNING `+runColumns,
+		owner, now+ttl, runID)
+	if err != nil {
+		return journal.Run{}, fmt.Errorf("sqlite: acquire %q: %w", runID, err)
+	}
+	runs, err := scanRuns(rows)
+	if err != nil {
+		return journal.Run{}, fmt.Errorf("sqlite: acquire %q: %w", runID, err)
+	}
+	if len(runs) != 1 {
+		return journal.Run{}, fmt.Errorf("sqlite: acquire %q: updated %d rows", runID, len(runs))
+	}
+	return runs[0], nil
+}
+
+func (w *writer) renew(runID, owner string, ttl, now int64) error {
+	if _, err := w.holds(runID, owner, now); err != nil {
+		return err
+	}
+	if _, err := w.exec(`UPDATE runs SET lease_expiry = ? WHERE id = ?`, now+ttl, runID); err != nil {
+		return fmt.Errorf("sqlite: renew %q: %w", runID, err)
+	}
+	return nil
+}
+
+func (w *writer) release(runID, owner string) error {
+	_, err := w.exec(`UPDATE runs SET lease_owner = '', lease_expiry = 0 WHERE id = ? AND lease_owner = ?`, runID, owner)
+	if err != nil {
+		return fmt.Errorf("sqlite: release %q: %w", runID, err)
+	}
+	return nil
+}
+
+func (w *writer) request(runID string, r *journal.Request, now int64) error {
+	var status string
+	var seq int64
+	err := w.queryRow(`SELECT status, last_seq FROM runs WHERE id = ?`, []any{&status, &seq}, runID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: %w: %q", journal.ErrNotFound, runID)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: request on %q: %w", runID, err)
+	}
+	if journal.Status(status).Final() {
+		return fmt.Errorf("sqlite: %w: run %q is %s", journal.ErrFinal, runID, status)
+	}
+	e := []journal.Entry{{Kind: journal.RequestMade, Verb: r.Verb, Step: r.Step, Note: r.Note}}
+	if err := w.insertEntries(runID, seq, e, now); err != nil {
+		return fmt.Errorf("sqlite: request on %q: %w", runID, err)
+	}
+	_, err = w.exec(`UPDATE runs SET request_verb = ?, request_step = ?, request_note = ?, note = ?,
+		updated = ?, last_seq = ? WHERE id = ?`,
+		string(r.Verb), r.Step, r.Note, r.Note, now, seq+1, runID)
+	if err != nil {
+		return fmt.Errorf("sqlite: request on %q: %w", runID, err)
+	}
+	return nil
+}

@@ -1,0 +1,274 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/sagakit/sagakit/journal"
+)
+
+// Store is a [journal.Store] in a SQLite file. It is safe for concurrent
+// use, and for use by several processes on one file (each Store has its
+// own writer; SQLite's file lock orders them). Create a Store with
+// [Open] and Close it when done.
+type Store struct {
+	w      *writer
+	wdb    *sql.DB // the writer's single connection
+	rdb    *sql.DB // the read-only pool
+	mu     sync.RWMutex
+	closed bool // guarded by mu; sends on w.ops happen under mu.RLock
+}
+
+var _ journal.Store = (*Store)(nil)
+
+// Open opens the SQLite database at path, creating the file if needed,
+// and brings its schema up to date. It fails if the file's schema is
+// newer than this package knows. The path is a file name (":memory:"
+// and names with '?' are refused: the store opens several connections).
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: bad database path %q: want a file name", path)
+	}
+	o := buildOptions(opts)
+	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", o.busyTimeout.Milliseconds())
+	wdb, err := sql.Open("sqlite", path+"?"+busy+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	conn, err := wdb.Conn(ctx)
+	if err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	fail := func(err error) (*Store, error) {
+		_ = conn.Close()
+		_ = wdb.Close()
+		return nil, err
+	}
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fail(fmt.Errorf("sqlite: open %s: %w", path, err))
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fail(fmt.Errorf("sqlite: open %s: journal mode is %q, not WAL", path, mode))
+	}
+	if err := migrate(ctx, conn); err != nil {
+		return fail(err)
+	}
+
+	rdb, err := sql.Open("sqlite", path+"?"+busy+"&_pragma=query_only(1)")
+	if err != nil {
+		return fail(fmt.Errorf("sqlite: open %s for reading: %w", path, err))
+	}
+	rdb.SetMaxOpenConns(o.readers)
+	rdb.SetMaxIdleConns(o.readers)
+	if err := rdb.PingContext(ctx); err != nil {
+		_ = rdb.Close()
+		return fail(fmt.Errorf("sqlite: open %s for reading: %w", path, err))
+	}
+
+	s := &Store{w: newWriter(conn, o.batch, o.now), wdb: wdb, rdb: rdb}
+	go s.w.loop()
+	return s, nil
+}
+
+// Close finishes the writes already queued, stops the writer and closes
+// the database. Calls after Close fail with [journal.ErrClosed].
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return journal.ErrClosed
+	}
+	s.closed = true
+	close(s.w.ops)
+	s.mu.Unlock()
+	<-s.w.stopped
+	err := errors.Join(s.w.close(), s.wdb.Close(), s.rdb.Close())
+	if err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// reading takes s.mu for reading unless the store is closed; the caller
+// must RUnlock if it returns true. Close waits for reads in flight.
+func (s *Store) reading() bool {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return false
+	}
+	return true
+}
+
+// do queues fn for the writer and waits for its outcome. If ctx ends
+// first and the writer has not taken the op yet, the op is dropped and do
+// returns ctx's error; once taken, do waits for the commit, so a nil
+// error always means the write is durable and a non-nil one that it did
+// not happen (or, for an I/O error, may not have).
+func (s *Store) do(ctx context.Context, fn func(w *writer, now int64) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{fn: fn, done: make(chan error, 1)}
+	if !s.reading() {
+		return journal.ErrClosed
+	}
+	select {
+	case s.w.ops <- o:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		if o.state.CompareAndSwap(opQueued, opCanceled) {
+			return ctx.Err()
+		}
+		return <-o.done
+	}
+}
+
+// Input errors.
+var (
+	errEmptyID    = errors.New("sqlite: empty run ID")
+	errEmptyOwner = errors.New("sqlite: empty lease owner")
+	errEmptyVerb  = errors.New("sqlite: request without a verb")
+	errBadTTL     = errors.New("sqlite: lease duration must be positive")
+)
+
+// Create implements [journal.Store.Create]. An entry with a zero At gets
+// the current time; its Seq is assigned.
+func (s *Store) Create(ctx context.Context, run journal.Run, entries ...journal.Entry) error {
+	if run.ID == "" {
+		return errEmptyID
+	}
+	if !inRange(run.Ended) || !inRange(run.LeaseExpiry) {
+		return fmt.Errorf("sqlite: create %q: time out of range", run.ID)
+	}
+	if err := checkEntries(entries); err != nil {
+		return fmt.Errorf("sqlite: create %q: %w", run.ID, err)
+	}
+	return s.do(ctx, func(w *writer, now int64) error { return w.create(&run, entries, now) })
+}
+
+// Append implements [journal.Store.Append]. An entry with a zero At gets
+// the current time.
+func (s *Store) Append(ctx context.Context, runID, owner string, u journal.Update, entries ...journal.Entry) error {
+	if runID == "" {
+		return errEmptyID
+	}
+	if owner == "" {
+		return errEmptyOwner
+	}
+	if err := checkEntries(entries); err != nil {
+		return fmt.Errorf("sqlite: append to %q: %w", runID, err)
+	}
+	return s.do(ctx, func(w *writer, now int64) error { return w.append(runID, owner, &u, entries, now) })
+}
+
+func checkEntries(entries []journal.Entry) error {
+	for i := range entries {
+		if !inRange(entries[i].At) {
+			return fmt.Errorf("entry %d: time %v out of range", i, entries[i].At)
+		}
+	}
+	return nil
+}
+
+// Claim implements [journal.Store.Claim]. It takes the oldest runs first.
+func (s *Store) Claim(ctx context.Context, owner string, ttl time.Duration, n int) ([]journal.Run, error) {
+	if owner == "" {
+		return nil, errEmptyOwner
+	}
+	if ttl <= 0 {
+		return nil, errBadTTL
+	}
+	if n <= 0 {
+		if !s.reading() {
+			return nil, journal.ErrClosed
+		}
+		s.mu.RUnlock()
+		return nil, nil
+	}
+	var runs []journal.Run
+	err := s.do(ctx, func(w *writer, now int64) error {
+		var err error
+		runs, err = w.claim(owner, now+int64(ttl), n, now)
+		return err
+	})
+	return runs, err
+}
+
+// Acquire implements [journal.Store.Acquire].
+func (s *Store) Acquire(ctx context.Context, runID, owner string, ttl time.Duration) (journal.Run, error) {
+	if runID == "" {
+		return journal.Run{}, errEmptyID
+	}
+	if owner == "" {
+		return journal.Run{}, errEmptyOwner
+	}
+	if ttl <= 0 {
+		return journal.Run{}, errBadTTL
+	}
+	var run journal.Run
+	err := s.do(ctx, func(w *writer, now int64) error {
+		var err error
+		run, err = w.acquire(runID, owner, int64(ttl), now)
+		return err
+	})
+	return run, err
+}
+
+// Renew implements [journal.Store.Renew]. A lease that has expired is
+// lost, even if no one claimed the run since.
+func (s *Store) Renew(ctx context.Context, runID, owner string, ttl time.Duration) error {
+	if runID == "" {
+		return errEmptyID
+	}
+	if owner == "" {
+		return errEmptyOwner
+	}
+	if ttl <= 0 {
+		return errBadTTL
+	}
+	return s.do(ctx, func(w *writer, now int64) error { return w.renew(runID, owner, int64(ttl), now) })
+}
+
+// Release implements [journal.Store.Release]. Releasing a lease on a run
+// that does not exist is not an error either.
+func (s *Store) Release(ctx context.Context, runID, owner string) error {
+	if runID == "" {
+		return errEmptyID
+	}
+	if owner == "" {
+		return errEmptyOwner
+	}
+	return s.do(ctx, func(w *writer, _ int64) error { return w.release(runID, owner) })
+}
+
+// Request implements [journal.Store.Request]. The RequestMade entry
+// carries the request's Step and Note; the header's Note becomes the
+// request's.
+func (s *Store) Request(ctx context.Context, runID string, r journal.Request) error {
+	if runID == "" {
+		return errEmptyID
+	}
+	if r.Verb == "" {
+		return errEmptyVerb
+	}
+	return s.do(ctx, func(w *writer, now int64) error { return w.request(runID, &r, now) })
+}

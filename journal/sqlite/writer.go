@@ -1,0 +1,221 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/sagakit/sagakit/journal"
+)
+
+// The writer is the one goroutine that writes to the database. Writing
+// calls queue an op and wait; the writer takes every op queued (up to
+// the batch cap), runs them in one transaction and commits once, so
+// callers that write at the same time share one fsync: group commit.
+//
+// An op checks before it writes (the run exists, the lease is owner's)
+// and returns a journal error, such as ErrLeaseLost, before writing
+// anything, so it fails alone and the others in its batch commit. An
+// unexpected error (I/O, a constraint) may come after an op wrote part
+// of its rows: then the writer rolls the batch back and runs its ops
+// again one transaction each, so that only the failing op fails.
+
+// An op is one queued write. fn runs on the writer's goroutine inside a
+// transaction; now is the batch's time in Unix nanoseconds. fn may run
+// twice (see above), so it must set its results, not add to them.
+type op struct {
+	fn    func(w *writer, now int64) error
+	done  chan error // buffered: the writer never blocks on it
+	state atomic.Int32
+}
+
+// Op states: a caller that gives up waiting cancels its op unless the
+// writer took it first; then it waits for the outcome.
+const (
+	opQueued int32 = iota
+	opTaken
+	opCanceled
+)
+
+type writer struct {
+	conn    *sql.Conn
+	ops     chan *op
+	stopped chan struct{}
+	max     int
+	now     func() time.Time
+	stmts   map[string]*sql.Stmt
+
+	// For tests: transactions committed and ops they carried.
+	commits, committed atomic.Int64
+}
+
+func newWriter(conn *sql.Conn, batch int, now func() time.Time) *writer {
+	return &writer{
+		conn:    conn,
+		ops:     make(chan *op, max(4*batch, 1024)),
+		stopped: make(chan struct{}),
+		max:     batch,
+		now:     now,
+		stmts:   make(map[string]*sql.Stmt),
+	}
+}
+
+// loop runs until ops is closed and drained.
+func (w *writer) loop() {
+	defer close(w.stopped)
+	batch := make([]*op, 0, w.max)
+	for o := range w.ops {
+		batch = w.fill(append(batch[:0], o))
+		// The callers answered last time are runnable, about to queue
+		// their next write: let them, and take it in this batch rather
+		// than in a small one of its own. Stop when the queue is full or
+		// stops growing.
+		for n := 0; len(batch) < w.max && n != len(batch); {
+			n = len(batch)
+			runtime.Gosched()
+			batch = w.fill(batch)
+		}
+		w.run(batch)
+		clear(batch) // drop references to answered ops
+	}
+}
+
+// fill adds to batch the ops queued, up to the cap, without waiting.
+func (w *writer) fill(batch []*op) []*op {
+	for len(batch) < w.max {
+		select {
+		case o, ok := <-w.ops:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, o)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// run commits a batch and answers every op in it.
+func (w *writer) run(batch []*op) {
+	live := batch[:0]
+	for _, o := range batch {
+		if o.state.CompareAndSwap(opQueued, opTaken) {
+			live = append(live, o)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	now := w.now().UnixNano()
+	errs := make([]error, len(live))
+	err := w.tx(func() error {
+		for i, o := range live {
+			errs[i] = o.fn(w, now)
+			if errs[i] != nil && !expected(errs[i]) {
+				return errs[i]
+			}
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		w.commits.Add(1)
+		w.committed.Add(int64(len(live)))
+	case len(live) == 1:
+		errs[0] = err
+	default:
+		// Find the op that failed: one transaction each.
+		for i, o := range live {
+			errs[i] = w.tx(func() error { return o.fn(w, now) })
+		}
+	}
+	for i, o := range live {
+		o.done <- errs[i]
+	}
+}
+
+// tx runs fn in a write transaction. It commits if fn returns nil or an
+// expected error (which wrote nothing), and returns fn's error; it rolls
+// back on any other error.
+func (w *writer) tx(fn func() error) error {
+	if _, err := w.exec("BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	err := fn()
+	if err != nil && !expected(err) {
+		w.rollback()
+		return err
+	}
+	if _, cerr := w.exec("COMMIT"); cerr != nil {
+		w.rollback()
+		return fmt.Errorf("sqlite: commit: %w", cerr)
+	}
+	return err
+}
+
+func (w *writer) rollback() {
+	// After some failures SQLite has rolled back already; then ROLLBACK
+	// fails with "no transaction is active", which is fine.
+	_, _ = w.exec("ROLLBACK")
+}
+
+// expected reports whether err is an answer of the journal contract,
+// returned before the op wrote anything.
+func expected(err error) bool {
+	return errors.Is(err, journal.ErrNotFound) || errors.Is(err, journal.ErrExists) ||
+		errors.Is(err, journal.ErrLeaseLost) || errors.Is(err, journal.ErrFinal)
+}
+
+// stmt returns the writer's prepared statement for query.
+func (w *writer) stmt(query string) (*sql.Stmt, error) {
+	if s, ok := w.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := w.conn.PrepareContext(context.Background(), query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = s
+	return s, nil
+}
+
+func (w *writer) exec(query string, args ...any) (sql.Result, error) {
+	s, err := w.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(context.Background(), args...)
+}
+
+func (w *writer) query(query string, args ...any) (*sql.Rows, error) {
+	s, err := w.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(context.Background(), args...)
+}
+
+// queryRow runs a query for one row; its error, if any, comes from Scan.
+func (w *writer) queryRow(query string, dest []any, args ...any) error {
+	s, err := w.stmt(query)
+	if err != nil {
+		return err
+	}
+	return s.QueryRowContext(context.Background(), args...).Scan(dest...)
+}
+
+// close releases the writer's statements and connection; call it after
+// loop returned.
+func (w *writer) close() error {
+	var errs []error
+	for _, s := range w.stmts {
+		errs = append(errs, s.Close())
+	}
+	errs = append(errs, w.conn.Close())
+	return errors.Join(errs...)
+}
