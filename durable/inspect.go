@@ -27,6 +27,9 @@ func Inspect(ctx context.Context, store journal.Store, runID string) (*View, err
 		return nil, fmt.Errorf("durable: inspect %s: %w", runID, err)
 	}
 	rep := &saga.Report{Saga: run.Saga, RunID: run.ID, Start: run.Created, End: run.Ended, Status: reportStatus(run.Status)}
+	if len(entries) > 0 && entries[0].Kind == journal.RunStarted {
+		rep.Start = entries[0].At // the run's own clock, which its steps' times share
+	}
 	if run.Error != "" {
 		rep.Err = errors.New(run.Error)
 	}
