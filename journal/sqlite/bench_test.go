@@ -192,8 +192,8 @@ func BenchmarkBaseline(b *testing.B) {
 	insRun := prep(`INSERT INTO runs (id, saga, fingerprint, status, state, error, note, request_verb, request_step,
 		request_note, created, updated, ended, lease_owner, lease_expiry, last_seq)
 		VALUES (?, 'order', 'fp', 'running', ?, '', '', '', '', '', ?, ?, 0, ?, ?, 2)`)
-	insEntry := prep(`INSERT INTO entries (run_id, seq, kind, step, attempt, attempts, error, state, status, note, at)
-		VALUES (?, ?, ?, ?, 1, 1, '', ?, '', '', ?)`)
+	insEntry := prep(`INSERT INTO entries (run_id, seq, kind, step, attempt, attempts, error, state, status, verb, note, at)
+		VALUES (?, ?, ?, ?, 1, 1, '', ?, '', '', '', ?)`)
 	update := prep(`UPDATE runs SET updated = ?, last_seq = ?, state = ? WHERE id = ?`)
 	end := prep(`UPDATE runs SET updated = ?, last_seq = ?, status = 'succeeded', ended = ? WHERE id = ?`)
 	exec := func(st *sql.Stmt, args ...any) {
