@@ -181,8 +181,10 @@ func (r *driver[S]) backward() (*saga.Report, error) {
 	}
 	rep, err := r.x.Finish()
 	final := journal.Compensated
-	if rep.Status == saga.StatusCompensationFailed {
-		final = journal.CompensationFailed
+	for _, s := range rep.Steps {
+		if s.Status == saga.StepCompensationFailed { // now, or before a resume
+			final = journal.CompensationFailed
+		}
 	}
 	return r.finish(final, rep, err)
 }

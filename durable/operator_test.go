@@ -152,3 +152,39 @@ func TestResumeCompensationFailed(t *testing.T) {
 	run, _, _ = store.Load(context.Background(), "run-f")
 	is.Equal(run.Status, journal.Compensated)
 }
+
+// Retrying one failed compensation of two leaves the run in
+// compensation_failed until the other one is undone too.
+func TestRetryOneOfTwoCompensations(t *testing.T) {
+	is := is.New(t)
+	store := journal.NewMemory()
+	e := durable.NewEngine(store)
+	down := map[string]bool{"a": true, "b": true}
+	undo := func(name string) func(context.Context, *Order) error {
+		return func(context.Context, *Order) error {
+			if down[name] {
+				return errors.New(name + " service down")
+			}
+			return nil
+		}
+	}
+	ok := func(context.Context, *Order) error { return nil }
+	sg := saga.New[Order]().Name("two").WithCompensationRetry(retryOnce).
+		Step("a", ok, undo("a")).Step("b", ok, undo("b")).
+		Step("c", func(context.Context, *Order) error { return errShip }, nil).
+		Build()
+	d, _ := durable.Register(e, sg)
+	_, err := d.Run(saga.WithRunID(context.Background(), "run-2c"), &Order{})
+	is.True(errors.Is(err, saga.ErrCompensationFailed))
+
+	down["a"] = false
+	_, _ = e.RetryStep(context.Background(), "run-2c", "a", "a is back")
+	run, _, _ := store.Load(context.Background(), "run-2c")
+	is.Equal(run.Status, journal.CompensationFailed) // b still failed
+
+	down["b"] = false
+	rep, _ := e.Resume(context.Background(), "run-2c", "b is back")
+	is.Equal(rep.Status, saga.StatusCompensated)
+	run, _, _ = store.Load(context.Background(), "run-2c")
+	is.Equal(run.Status, journal.Compensated)
+}

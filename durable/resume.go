@@ -138,6 +138,12 @@ func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req j
 			}
 			only = i
 		}
+		if run.Status == journal.Running { // its process died: recover it as such
+			if err := r.write(journal.Update{ClearRequest: true}, done); err != nil {
+				return r.halt(err)
+			}
+			return d.recoverForward(r, h)
+		}
 		if run.Status == journal.CompensationFailed || run.Status == journal.Compensating {
 			if err := r.write(journal.Update{Status: journal.Compensating, ClearRequest: true}, done); err != nil {
 				return r.halt(err)
