@@ -1,0 +1,36 @@
+// Package crashtest holds sagakit's durability tests: sagas run in a child
+// process that is killed with SIGKILL at a chosen point, and a second
+// engine recovers what the journal kept. The package has no code of its
+// own; everything is in its tests.
+//
+// # How a test goes
+//
+// The test binary re-executes itself as the child (TestChild, selected
+// by the SAGAKIT_CRASH_CHILD environment variable, which carries the
+// plan). The child opens a journal/sqlite file, registers a saga of five
+// steps, and runs six orders: two one after the other, then four at once.
+// Each action and compensation records its effect in a ledger, an
+// append-only file that stands for the outside world ("do", "undo"), and
+// the child kills itself with SIGKILL at the planned point:
+//
+//   - just before, or just after, a given journal write of a given run (a
+//     journal.Store wrapper around Create and Append);
+//   - in the middle of a step: after its effect, before it returns;
+//   - in the middle of a compensation, likewise;
+//   - at a point chosen by a seed among all of the above.
+//
+// The parent checks that the child died of SIGKILL, opens the same file
+// with a clock an hour ahead (so that the dead child's leases have
+// expired without sleeping), registers the same saga in a new engine and
+// calls Engine.Recover until no run is left. Then the journal and the
+// ledger must agree that every run ended either succeeded (every step
+// took effect once, nothing undone) or compensated (every effect undone,
+// once), that no step was compensated that never started, that no effect
+// is missing from the journal, and that an idempotent step run again
+// after the crash used the same idempotency key, so that the ledger,
+// which deduplicates on the key, holds its effect once. What each run
+// must end as follows from its journal at the crash and the crash policy
+// (see expect in check_test.go).
+//
+// The tests need a Unix system; elsewhere they skip.
+package crashtest
