@@ -22,8 +22,9 @@ type driver[S any] struct {
 	attempt []int           // executions of each step so far
 	again   []bool          // re-run the step as the same execution (its outcome was lost)
 	pending []journal.Entry // entries that go out with the next write
-	update  journal.Update
-	create  *journal.Run // a new run, created by the first write
+	snap    []byte          // the newest state snapshot, in the journal's entries
+	dirty   bool            // snap is newer than the header's state
+	create  *journal.Run    // a new run, created by the first write
 }
 
 func (d *Definition[S]) newDriver(jctx context.Context, x *saga.Execution[S], st *S, attempts []int) *driver[S] {
@@ -39,11 +40,13 @@ func (d *Definition[S]) newDriver(jctx context.Context, x *saga.Execution[S], st
 
 func (r *driver[S]) name(i int) string { return r.d.sg.Plan().Decl(i).Name }
 
-// write journals the pending entries plus more, with the pending update.
+// write journals the pending entries plus more. Steps' snapshots travel
+// in their entries; the header's state catches up when its status
+// changes, so that a plain step costs the store no header write.
 func (r *driver[S]) write(u journal.Update, more ...journal.Entry) error {
 	entries := append(r.pending, more...)
-	if u.State == nil {
-		u.State = r.update.State
+	if u.Status != "" && r.dirty {
+		u.State, r.dirty = r.snap, false
 	}
 	var err error
 	if run := r.create; run != nil {
@@ -53,7 +56,7 @@ func (r *driver[S]) write(u journal.Update, more ...journal.Entry) error {
 	} else {
 		err = r.d.e.store.Append(r.jctx, r.runID, r.d.e.owner, u, entries...)
 	}
-	r.pending, r.update = nil, journal.Update{}
+	r.pending = nil
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrJournal, err)
 	}
@@ -124,7 +127,7 @@ func (r *driver[S]) forward(pos int) (*saga.Report, error) {
 		}
 		end.Kind, end.State = journal.StepSucceeded, snap
 		r.pending = append(r.pending, end)
-		r.update.State = snap
+		r.snap, r.dirty = snap, true
 	}
 	if pos == len(r.order) {
 		return r.end(journal.Succeeded)

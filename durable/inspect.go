@@ -17,6 +17,8 @@ type View struct {
 	Run     journal.Run
 	Entries []journal.Entry
 	Report  *saga.Report
+	// State is the run's newest state snapshot, encoded by its codec.
+	State []byte
 }
 
 // Inspect loads a run from store and rebuilds its report. It needs no
@@ -49,7 +51,7 @@ func Inspect(ctx context.Context, store journal.Store, runID string) (*View, err
 	if rep.End.IsZero() {
 		rep.End = run.Updated
 	}
-	return &View{Run: run, Entries: entries, Report: rep}, nil
+	return &View{Run: run, Entries: entries, Report: rep, State: newestState(run, entries)}, nil
 }
 
 // applyEntry updates a step's report with one journal entry.

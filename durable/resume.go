@@ -18,7 +18,7 @@ func (d *Definition[S]) drive(ctx context.Context, run journal.Run, entries []jo
 			ErrDefinitionChanged, run.ID, run.Fingerprint, d.fingerprint())
 	}
 	var st S
-	if err := d.codec.Decode(run.State, &st); err != nil {
+	if err := d.codec.Decode(newestState(run, entries), &st); err != nil {
 		return nil, fmt.Errorf("durable: run %s: state snapshot: %w", run.ID, err)
 	}
 	h := replay(d.sg.Plan(), entries)
@@ -40,6 +40,17 @@ func (d *Definition[S]) drive(ctx context.Context, run journal.Run, entries []jo
 		return r.resumeBackward(h, -1, cause(h))
 	}
 	return nil, fmt.Errorf("%w: run %s is %s and has no request", ErrBadRequest, run.ID, run.Status)
+}
+
+// newestState returns the run's latest state snapshot: the newest entry
+// that carries one (the header's catches up only when its status changes).
+func newestState(run journal.Run, entries []journal.Entry) []byte {
+	for k := len(entries) - 1; k >= 0; k-- {
+		if entries[k].State != nil {
+			return entries[k].State
+		}
+	}
+	return run.State
 }
 
 // restore puts the journaled outcome of every step that ran into x.

@@ -113,7 +113,7 @@ func story(ctx context.Context, w io.Writer, dir string) error {
 		return err
 	}
 	fmt.Fprint(w, v.Report)
-	fmt.Fprintf(w, "\nstate:    %s\n", v.Run.State)
+	fmt.Fprintf(w, "\nstate:    %s\n", v.State)
 	fmt.Fprintf(w, "lease:    held by %s, which no longer renews it: it runs out within %v\n\n", v.Run.LeaseOwner, leaseTTL)
 	explain(w, v)
 
@@ -129,7 +129,7 @@ func story(ctx context.Context, w io.Writer, dir string) error {
 		return err
 	}
 	fmt.Fprint(w, v.Report)
-	fmt.Fprintf(w, "\nstate:    %s\n", v.Run.State)
+	fmt.Fprintf(w, "\nstate:    %s\n", v.State)
 	return nil
 }
 

@@ -138,7 +138,7 @@ func (ws *workspace) inspect(ctx context.Context, id string) error {
 		}
 	}
 	fmt.Fprint(ws.w, v.Report)
-	fmt.Fprintf(ws.w, "\nstate:    %s\n", v.Run.State)
+	fmt.Fprintf(ws.w, "\nstate:    %s\n", v.State)
 	return nil
 }
 
