@@ -48,8 +48,8 @@ func Inspect(ctx context.Context, store journal.Store, runID string) (*View, err
 		}
 		applyEntry(&rep.Steps[i], e)
 	}
-	if rep.End.IsZero() {
-		rep.End = run.Updated
+	if rep.End.IsZero() && len(entries) > 0 {
+		rep.End = entries[len(entries)-1].At // still running: its last activity
 	}
 	return &View{Run: run, Entries: entries, Report: rep, State: newestState(run, entries)}, nil
 }

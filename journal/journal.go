@@ -49,6 +49,12 @@ type Run struct {
 	Note        string // the last operator note
 	Request     Request
 	Created     time.Time
+	// Updated is the last time the header changed, leases aside: the
+	// store sets it to the current time in Create, in Request, and in an
+	// Append whose Update is not empty. An Append with an empty Update,
+	// which only adds entries, leaves it, and so do the lease calls
+	// (Claim, Acquire, Renew, Release), which change only LeaseOwner and
+	// LeaseExpiry.
 	Updated     time.Time
 	Ended       time.Time // zero until the run ends
 	LeaseOwner  string    // the worker driving the run; "" when none
@@ -145,8 +151,11 @@ type Store interface {
 	Create(ctx context.Context, run Run, entries ...Entry) error
 
 	// Append adds entries to the journal of a run leased to owner and
-	// applies u to its header, atomically. It fails with ErrNotFound, or
-	// with ErrLeaseLost when owner does not hold an unexpired lease.
+	// applies u to its header, atomically. An empty u (the zero Update)
+	// leaves the header as it is, Updated included; a u with any field
+	// set moves Updated to now, even if it sets values the header has
+	// already. It fails with ErrNotFound, or with ErrLeaseLost when owner
+	// does not hold an unexpired lease.
 	Append(ctx context.Context, runID, owner string, u Update, entries ...Entry) error
 
 	// Load returns a run's header and its whole journal, in order.

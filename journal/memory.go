@@ -73,7 +73,8 @@ func (m *Memory) Create(ctx context.Context, run Run, entries ...Entry) error {
 	return nil
 }
 
-// Append implements [Store.Append].
+// Append implements [Store.Append]. An Append with an empty Update
+// leaves the header, Updated included, as it is.
 func (m *Memory) Append(ctx context.Context, runID, owner string, u Update, entries ...Entry) error {
 	if runID == "" {
 		return errEmptyID
@@ -91,6 +92,9 @@ func (m *Memory) Append(ctx context.Context, runID, owner string, u Update, entr
 		return err
 	}
 	last := r.append(entries, now)
+	if u.empty() {
+		return nil
+	}
 	h := &r.run
 	if u.Status != "" {
 		h.Status = u.Status
@@ -109,6 +113,11 @@ func (m *Memory) Append(ctx context.Context, runID, owner string, u Update, entr
 	}
 	h.Updated = now
 	return nil
+}
+
+// empty reports whether u leaves the header alone.
+func (u *Update) empty() bool {
+	return u.Status == "" && u.State == nil && u.Error == nil && !u.Ended && !u.ClearRequest
 }
 
 // leased returns the run runID if owner holds an unexpired lease on it,

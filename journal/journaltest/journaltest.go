@@ -44,6 +44,7 @@ var cases = []testCase{
 	{"AppendNotFound", testAppendNotFound},
 	{"AppendBadInput", testAppendBadInput},
 	{"UpdateFields", testUpdateFields},
+	{"Updated", testUpdated},
 	{"UpdateEnded", testUpdateEnded},
 	{"UpdateClearRequest", testUpdateClearRequest},
 	{"SeqPerRun", testSeqPerRun},

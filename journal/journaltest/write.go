@@ -113,7 +113,6 @@ func testAppendExpiredLease(h *harness) {
 	run := h.create("run-1", journal.Running, "w1", time.Minute)
 	h.advance(time.Minute - time.Nanosecond)
 	h.must(h.s.Append(h.t.Context(), "run-1", "w1", journal.Update{}, journal.Entry{Kind: journal.StepStarted, Step: "a"}))
-	run.Updated = h.now()
 
 	h.advance(time.Nanosecond) // the lease expires at its expiry
 	err := h.s.Append(h.t.Context(), "run-1", "w1", journal.Update{Status: journal.Failed},
@@ -158,9 +157,8 @@ func testUpdateFields(h *harness) {
 
 	h.advance(time.Second)
 	h.must(h.s.Append(ctx, "run-1", "w1", journal.Update{}, journal.Entry{Kind: journal.CompStarted, Step: "a"}))
-	want.Updated = h.now()
 	got, _ = h.load("run-1")
-	h.diff("run after a zero Update", got, want)
+	h.diff("run after a zero Update (Updated stays)", got, want)
 
 	h.advance(time.Second)
 	h.must(h.s.Append(ctx, "run-1", "w1", journal.Update{Error: &empty, State: []byte{}}))
@@ -169,6 +167,58 @@ func testUpdateFields(h *harness) {
 	h.diff("run after clearing Error and State", got, want)
 	if !got.Ended.IsZero() {
 		h.t.Fatalf("Ended = %v before the run ended", got.Ended)
+	}
+}
+
+// testUpdated checks when Append moves Updated: never for an empty
+// Update, whatever the entries carry; always for an Update with a field
+// set, even to the value the header has.
+func testUpdated(h *harness) {
+	ctx := h.t.Context()
+	run := h.create("run-1", journal.Running, "w1", time.Hour)
+	h.advance(time.Second)
+	h.must(h.s.Append(ctx, "run-1", "w1", journal.Update{},
+		journal.Entry{Kind: journal.StepSucceeded, Step: "a", Attempt: 1, Attempts: 1, State: []byte(`{"n":1}`)},
+		journal.Entry{Kind: journal.StepFailed, Step: "b", Attempt: 1, Attempts: 1, Error: "boom"},
+		journal.Entry{Kind: journal.RunEnded, Status: journal.Failed}))
+	h.advance(time.Second)
+	h.must(h.s.Append(ctx, "run-1", "w1", journal.Update{})) // no entries either
+	h.unchanged("run-1", run, 4)
+
+	// The lease calls leave Updated too.
+	h.advance(time.Second)
+	h.must(h.s.Renew(ctx, "run-1", "w1", time.Hour))
+	_, err := h.s.Acquire(ctx, "run-1", "w1", time.Hour)
+	h.must(err)
+	h.must(h.s.Release(ctx, "run-1", "w1"))
+	claimed, err := h.s.Claim(ctx, "w1", time.Hour, 10)
+	h.must(err)
+	h.diff("runs claimed", ids(claimed), []string{"run-1"})
+	run.LeaseExpiry = h.now().Add(time.Hour)
+	h.unchanged("run-1", run, 4)
+
+	empty := ""
+	for _, tc := range []struct {
+		name string
+		u    journal.Update
+	}{
+		{"Status (unchanged)", journal.Update{Status: journal.Running}},
+		{"State (unchanged)", journal.Update{State: []byte(`{"n":0}`)}},
+		{"Error (unchanged)", journal.Update{Error: &empty}},
+		{"ClearRequest (none pending)", journal.Update{ClearRequest: true}},
+		{"Ended", journal.Update{Ended: true}},
+	} {
+		h.advance(time.Second)
+		h.must(h.s.Append(ctx, "run-1", "w1", tc.u))
+		got, es := h.load("run-1")
+		run.Updated = h.now()
+		if tc.u.Ended {
+			run.Ended = h.now()
+		}
+		h.diff("run after an Update setting "+tc.name, got, run)
+		if len(es) != 4 {
+			h.t.Fatalf("got %d entries after an Update without entries, want 4", len(es))
+		}
 	}
 }
 

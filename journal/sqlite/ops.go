@@ -14,15 +14,15 @@ import (
 // checks first and returns a journal error before it writes anything.
 
 const insertRun = `INSERT INTO runs (id, saga, fingerprint, status, state, error, note,
-	request_verb, request_step, request_note, created, updated, ended, lease_owner, lease_expiry, last_seq)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	request_verb, request_step, request_note, created, updated, ended, lease_owner, lease_expiry)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
 
 func (w *writer) create(run *journal.Run, entries []journal.Entry, now int64) error {
 	r := run
 	res, err := w.exec(insertRun, r.ID, r.Saga, r.Fingerprint, string(r.Status), r.State, r.Error, r.Note,
 		string(r.Request.Verb), r.Request.Step, r.Request.Note, now, now, nanos(r.Ended),
-		r.LeaseOwner, nanos(r.LeaseExpiry), int64(len(entries)))
+		r.LeaseOwner, nanos(r.LeaseExpiry))
 	if err != nil {
 		return fmt.Errorf("sqlite: create %q: %w", run.ID, err)
 	}
@@ -85,10 +85,15 @@ func (w *writer) insertEntries(runID string, seq int64, entries []journal.Entry,
 	return nil
 }
 
-// lease reads what the lease checks need of a run.
+// leaseSQL reads what the lease checks need of a run, and its last Seq:
+// the largest of its entries', a seek on their primary key.
+const leaseSQL = `SELECT lease_owner, lease_expiry,
+	(SELECT coalesce(max(seq), 0) FROM entries WHERE run_id = r.id)
+	FROM runs r WHERE r.id = ?`
+
+// lease reads a run's lease and last Seq.
 func (w *writer) lease(runID string) (owner string, expiry, lastSeq int64, err error) {
-	err = w.queryRow(`SELECT lease_owner, lease_expiry, last_seq FROM runs WHERE id = ?`,
-		[]any{&owner, &expiry, &lastSeq}, runID)
+	err = w.queryRow(leaseSQL, []any{&owner, &expiry, &lastSeq}, runID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", 0, 0, fmt.Errorf("sqlite: %w: %q", journal.ErrNotFound, runID)
 	}
@@ -111,9 +116,9 @@ func (w *writer) holds(runID, owner string, now int64) (lastSeq int64, err error
 	return lastSeq, nil
 }
 
-// Append's header update checks the lease and moves last_seq in one
-// statement; it comes in variants by which fields change, so that an
-// Append that changes only the state does not touch the status index.
+// Append's header update comes in variants by which fields change, so
+// that an Append that changes only the state does not touch the status
+// index. An Append with an empty Update does not write the header.
 const (
 	setStatus = 1 << iota
 	setState
@@ -127,7 +132,7 @@ var updateSQL [32]string
 func init() {
 	for mask := range updateSQL {
 		var b strings.Builder
-		b.WriteString("UPDATE runs SET updated = ?, last_seq = last_seq + ?")
+		b.WriteString("UPDATE runs SET updated = ?")
 		for _, f := range []struct {
 			bit int
 			set string
@@ -142,15 +147,32 @@ func init() {
 				b.WriteString(f.set)
 			}
 		}
-		b.WriteString(" WHERE id = ? AND lease_owner = ? AND lease_expiry > ? RETURNING last_seq")
+		// The lease condition repeats holds' check: belt and braces.
+		b.WriteString(" WHERE id = ? AND lease_owner = ? AND lease_expiry > ?")
 		updateSQL[mask] = b.String()
 	}
 }
 
 func (w *writer) append(runID, owner string, u *journal.Update, entries []journal.Entry, now int64) error {
+	seq, err := w.holds(runID, owner, now)
+	if err != nil {
+		return err
+	}
+	if err := w.update(runID, owner, u, entries, now); err != nil {
+		return fmt.Errorf("sqlite: append to %q: %w", runID, err)
+	}
+	if err := w.insertEntries(runID, seq, entries, now); err != nil {
+		return fmt.Errorf("sqlite: append to %q: %w", runID, err)
+	}
+	return nil
+}
+
+// update applies u to the header of a run owner holds, unless u is
+// empty.
+func (w *writer) update(runID, owner string, u *journal.Update, entries []journal.Entry, now int64) error {
 	mask := 0
-	args := make([]any, 0, 9)
-	args = append(args, now, int64(len(entries)))
+	args := make([]any, 0, 8)
+	args = append(args, now)
 	if u.Status != "" {
 		mask |= setStatus
 		args = append(args, string(u.Status))
@@ -170,21 +192,21 @@ func (w *writer) append(runID, owner string, u *journal.Update, entries []journa
 	if u.ClearRequest {
 		mask |= clearRequest
 	}
+	if mask == 0 {
+		return nil
+	}
 	args = append(args, runID, owner, now)
-	var seq int64
-	err := w.queryRow(updateSQL[mask], []any{&seq}, args...)
-	if errors.Is(err, sql.ErrNoRows) {
-		// Nothing written; say why.
-		if _, err := w.holds(runID, owner, now); err != nil {
-			return err
-		}
-		return fmt.Errorf("sqlite: append to %q: lease check failed", runID)
-	}
+	res, err := w.exec(updateSQL[mask], args...)
 	if err != nil {
-		return fmt.Errorf("sqlite: append to %q: %w", runID, err)
+		return err
 	}
-	if err := w.insertEntries(runID, seq-int64(len(entries)), entries, now); err != nil {
-		return fmt.Errorf("sqlite: append to %q: %w", runID, err)
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		// holds saw the lease in this transaction: not a journal error.
+		return fmt.Errorf("header update: lease check failed on %d rows", n)
 	}
 	return nil
 }
@@ -261,7 +283,8 @@ func (w *writer) release(runID, owner string) error {
 func (w *writer) request(runID string, r *journal.Request, now int64) error {
 	var status string
 	var seq int64
-	err := w.queryRow(`SELECT status, last_seq FROM runs WHERE id = ?`, []any{&status, &seq}, runID)
+	err := w.queryRow(`SELECT status, (SELECT coalesce(max(seq), 0) FROM entries WHERE run_id = r.id)
+		FROM runs r WHERE r.id = ?`, []any{&status, &seq}, runID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlite: %w: %q", journal.ErrNotFound, runID)
 	}
@@ -271,14 +294,13 @@ func (w *writer) request(runID string, r *journal.Request, now int64) error {
 	if journal.Status(status).Final() {
 		return fmt.Errorf("sqlite: %w: run %q is %s", journal.ErrFinal, runID, status)
 	}
-	e := []journal.Entry{{Kind: journal.RequestMade, Verb: r.Verb, Step: r.Step, Note: r.Note}}
-	if err := w.insertEntries(runID, seq, e, now); err != nil {
+	_, err = w.exec(`UPDATE runs SET request_verb = ?, request_step = ?, request_note = ?, note = ?, updated = ?
+		WHERE id = ?`, string(r.Verb), r.Step, r.Note, r.Note, now, runID)
+	if err != nil {
 		return fmt.Errorf("sqlite: request on %q: %w", runID, err)
 	}
-	_, err = w.exec(`UPDATE runs SET request_verb = ?, request_step = ?, request_note = ?, note = ?,
-		updated = ?, last_seq = ? WHERE id = ?`,
-		string(r.Verb), r.Step, r.Note, r.Note, now, seq+1, runID)
-	if err != nil {
+	e := []journal.Entry{{Kind: journal.RequestMade, Verb: r.Verb, Step: r.Step, Note: r.Note}}
+	if err := w.insertEntries(runID, seq, e, now); err != nil {
 		return fmt.Errorf("sqlite: request on %q: %w", runID, err)
 	}
 	return nil

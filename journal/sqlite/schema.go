@@ -28,10 +28,11 @@ CREATE TABLE runs (
 	updated      INTEGER NOT NULL,
 	ended        INTEGER NOT NULL,
 	lease_owner  TEXT    NOT NULL, -- '' when no one holds the lease
-	lease_expiry INTEGER NOT NULL,
-	last_seq     INTEGER NOT NULL  -- the Seq of the run's last entry
+	lease_expiry INTEGER NOT NULL
 );
 
+-- A run's last Seq is max(seq) of its entries, a seek on the primary
+-- key: the header is not written when only entries are added.
 CREATE TABLE entries (
 	run_id   TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
 	seq      INTEGER NOT NULL,
