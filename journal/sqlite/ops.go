@@ -19,6 +19,7 @@ const insertRun = `INSERT INTO runs (id, saga, fingerprint, status, state, error
 	ON CONFLICT (id) DO NOTHING`
 
 func (w *writer) create(run *journal.Run, entries []journal.Entry, now int64) error {
+	defer delete(w.leases, run.ID)
 	r := run
 	res, err := w.exec(insertRun, r.ID, r.Saga, r.Fingerprint, string(r.Status), r.State, r.Error, r.Note,
 		string(r.Request.Verb), r.Request.Step, r.Request.Note, now, now, nanos(r.Ended),
@@ -91,8 +92,17 @@ const leaseSQL = `SELECT lease_owner, lease_expiry,
 	(SELECT coalesce(max(seq), 0) FROM entries WHERE run_id = r.id)
 	FROM runs r WHERE r.id = ?`
 
-// lease reads a run's lease and last Seq.
+// lease reads a run's lease and last Seq, from the writer's cache when it
+// has them.
 func (w *writer) lease(runID string) (owner string, expiry, lastSeq int64, err error) {
+	if l, ok := w.leases[runID]; ok {
+		return l.owner, l.expiry, l.lastSeq, nil
+	}
+	defer func() {
+		if err == nil {
+			w.leases[runID] = leaseRow{owner, expiry, lastSeq}
+		}
+	}()
 	err = w.queryRow(leaseSQL, []any{&owner, &expiry, &lastSeq}, runID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", 0, 0, fmt.Errorf("sqlite: %w: %q", journal.ErrNotFound, runID)
@@ -164,6 +174,10 @@ func (w *writer) append(runID, owner string, u *journal.Update, entries []journa
 	if err := w.insertEntries(runID, seq, entries, now); err != nil {
 		return fmt.Errorf("sqlite: append to %q: %w", runID, err)
 	}
+	if l, ok := w.leases[runID]; ok {
+		l.lastSeq = seq + int64(len(entries))
+		w.leases[runID] = l
+	}
 	return nil
 }
 
@@ -222,6 +236,7 @@ const claimSQL = `UPDATE runs SET lease_owner = ?, lease_expiry = ?
 	RETURNING ` + runColumns
 
 func (w *writer) claim(owner string, expiry int64, n int, now int64) ([]journal.Run, error) {
+	defer clear(w.leases)
 	rows, err := w.query(claimSQL, owner, expiry, now, n)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim: %w", err)
@@ -240,6 +255,7 @@ func (w *writer) claim(owner string, expiry int64, n int, now int64) ([]journal.
 }
 
 func (w *writer) acquire(runID, owner string, ttl, now int64) (journal.Run, error) {
+	defer delete(w.leases, runID)
 	leaseOwner, expiry, _, err := w.lease(runID)
 	if err != nil {
 		return journal.Run{}, err
@@ -263,6 +279,7 @@ func (w *writer) acquire(runID, owner string, ttl, now int64) (journal.Run, erro
 }
 
 func (w *writer) renew(runID, owner string, ttl, now int64) error {
+	defer delete(w.leases, runID)
 	if _, err := w.holds(runID, owner, now); err != nil {
 		return err
 	}
@@ -273,6 +290,7 @@ func (w *writer) renew(runID, owner string, ttl, now int64) error {
 }
 
 func (w *writer) release(runID, owner string) error {
+	defer delete(w.leases, runID)
 	_, err := w.exec(`UPDATE runs SET lease_owner = '', lease_expiry = 0 WHERE id = ? AND lease_owner = ?`, runID, owner)
 	if err != nil {
 		return fmt.Errorf("sqlite: release %q: %w", runID, err)
@@ -281,6 +299,7 @@ func (w *writer) release(runID, owner string) error {
 }
 
 func (w *writer) request(runID string, r *journal.Request, now int64) error {
+	defer delete(w.leases, runID)
 	var status string
 	var seq int64
 	err := w.queryRow(`SELECT status, (SELECT coalesce(max(seq), 0) FROM entries WHERE run_id = r.id)

@@ -49,6 +49,13 @@ type writer struct {
 	now     func() time.Time
 	stmts   map[string]*sql.Stmt
 
+	// leases caches what holds needs of the runs this writer touched, so
+	// that a step's Append skips the read. It is emptied when another
+	// connection (another process) committed since ours (data_version),
+	// on a rollback, and per run by every op that changes a lease.
+	leases  map[string]leaseRow
+	version int64
+
 	// For tests: transactions committed and ops they carried.
 	commits, committed atomic.Int64
 }
@@ -61,7 +68,15 @@ func newWriter(conn *sql.Conn, batch int, now func() time.Time) *writer {
 		max:     batch,
 		now:     now,
 		stmts:   make(map[string]*sql.Stmt),
+		leases:  make(map[string]leaseRow),
+		version: -1,
 	}
+}
+
+// leaseRow is a run's lease and last Seq, as the writer last knew them.
+type leaseRow struct {
+	owner           string
+	expiry, lastSeq int64
 }
 
 // loop runs until ops is closed and drained.
@@ -146,6 +161,11 @@ func (w *writer) tx(fn func() error) error {
 	if _, err := w.exec("BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
+	var version int64
+	if err := w.queryRow("PRAGMA data_version", []any{&version}); err != nil || version != w.version {
+		clear(w.leases) // another process wrote (or we cannot tell)
+		w.version = version
+	}
 	err := fn()
 	if err != nil && !expected(err) {
 		w.rollback()
@@ -159,6 +179,7 @@ func (w *writer) tx(fn func() error) error {
 }
 
 func (w *writer) rollback() {
+	clear(w.leases)
 	// After some failures SQLite has rolled back already; then ROLLBACK
 	// fails with "no transaction is active", which is fine.
 	_, _ = w.exec("ROLLBACK")
