@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/matryer/is"
+
+	"github.com/sagakit/sagakit/internal/exampletest"
 )
 
 // TestMain makes the test binary the worker when the story runs it.
@@ -29,7 +31,7 @@ func TestStory(t *testing.T) {
 	is.NoErr(story(t.Context(), &buf, t.TempDir()))
 	out := buf.String()
 
-	inOrder(t, out,
+	exampletest.InOrder(t, out,
 		"worker: create_account: acct-7 (key provision-1/create_account/1)",
 		"worker: allocate_disk: disk-3 of acct-7 (key provision-1/allocate_disk/1)",
 		"worker: install_os: debian-13 on disk-3 of acct-7 (key provision-1/install_os/1)",
@@ -55,36 +57,7 @@ func TestStory(t *testing.T) {
 
 	_, final, _ := strings.Cut(out, "# The final report")
 	for _, step := range []string{"create_account", "allocate_disk", "install_os", "start_vm"} {
-		is.Equal(row(t, final, step)[:3], []string{step, "succeeded", "1"})
+		is.Equal(exampletest.Row(t, final, step)[:3], []string{step, "succeeded", "1"})
 	}
-	is.Equal(row(t, out, "install_os")[:2], []string{"install_os", "running"}) // before recovery
-}
-
-// inOrder fails unless out contains each of lines, in that order.
-func inOrder(t *testing.T, out string, lines ...string) {
-	t.Helper()
-	rest := out
-	for _, l := range lines {
-		i := strings.Index(rest, l)
-		if i < 0 {
-			t.Fatalf("missing, or out of order: %q\noutput:\n%s", l, out)
-		}
-		rest = rest[i+len(l):]
-	}
-}
-
-// row returns the fields of the first report table's row for step in out.
-func row(t *testing.T, out, step string) []string {
-	t.Helper()
-	_, table, ok := strings.Cut(out, "\nSTEP ")
-	if !ok {
-		t.Fatalf("no report table in:\n%s", out)
-	}
-	for l := range strings.Lines(table) {
-		if f := strings.Fields(l); len(f) > 0 && f[0] == step {
-			return f
-		}
-	}
-	t.Fatalf("no row for step %q in:\n%s", step, out)
-	return nil
+	is.Equal(exampletest.Row(t, out, "install_os")[:2], []string{"install_os", "running"}) // before recovery
 }

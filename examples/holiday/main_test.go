@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/matryer/is"
+
+	"github.com/sagakit/sagakit/internal/exampletest"
 	"github.com/sagakit/sagakit/saga"
 )
 
@@ -18,7 +20,7 @@ func TestRun(t *testing.T) {
 	is.NoErr(run(&buf))
 	out := buf.String()
 
-	inOrder(t, out,
+	exampletest.InOrder(t, out,
 		"Payment: billed cust_7 1200 EUR (pay_42)",
 		"LOG -- The customer has been debited",
 		"Flight: booked LH-1234",
@@ -66,17 +68,4 @@ func TestHoliday(t *testing.T) {
 	is.Equal(hotel.Attempts, 3)
 	is.Equal(b.PaymentID, "pay_42") // steps wrote into the state
 	is.Equal(b.FlightID, "LH-1234")
-}
-
-// inOrder fails unless out contains each of lines, in that order.
-func inOrder(t *testing.T, out string, lines ...string) {
-	t.Helper()
-	rest := out
-	for _, l := range lines {
-		i := strings.Index(rest, l)
-		if i < 0 {
-			t.Fatalf("missing, or out of order: %q\noutput:\n%s", l, out)
-		}
-		rest = rest[i+len(l):]
-	}
 }

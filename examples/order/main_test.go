@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/matryer/is"
+
+	"github.com/sagakit/sagakit/internal/exampletest"
 	"github.com/sagakit/sagakit/saga"
 )
 
@@ -19,7 +21,7 @@ func TestRun(t *testing.T) {
 	is.NoErr(run(&buf))
 	out := buf.String()
 
-	inOrder(t, out,
+	exampletest.InOrder(t, out,
 		`level=DEBUG msg="saga started" steps=3 saga=place_order run_id=order-1001`,
 		"Order created: ord-1001, 1 x The Go Programming Language for alice.",
 		"Charging 44.90 EUR to card ending 4242...",
@@ -36,9 +38,9 @@ func TestRun(t *testing.T) {
 	is.True(!strings.Contains(out, "shipped"))          // nor does the saga go on
 	is.True(!strings.Contains(out, "time="))            // the log is stable
 
-	is.Equal(row(t, out, "create_order")[:3], []string{"create_order", "compensated", "1"})
-	is.Equal(row(t, out, "charge_payment")[:3], []string{"charge_payment", "failed", "1"})
-	is.Equal(row(t, out, "ship_order")[:3], []string{"ship_order", "pending", "0"})
+	is.Equal(exampletest.Row(t, out, "create_order")[:3], []string{"create_order", "compensated", "1"})
+	is.Equal(exampletest.Row(t, out, "charge_payment")[:3], []string{"charge_payment", "failed", "1"})
+	is.Equal(exampletest.Row(t, out, "ship_order")[:3], []string{"ship_order", "pending", "0"})
 }
 
 func TestPlaceOrderErrors(t *testing.T) {
@@ -56,33 +58,4 @@ func TestPlaceOrderErrors(t *testing.T) {
 	is.Equal(sagaErr.Status, saga.StatusCompensated)
 	is.Equal(rep.Status, saga.StatusCompensated)
 	is.Equal(o.OrderID, "ord-1001") // the state carries what steps wrote
-}
-
-// inOrder fails unless out contains each of lines, in that order.
-func inOrder(t *testing.T, out string, lines ...string) {
-	t.Helper()
-	rest := out
-	for _, l := range lines {
-		i := strings.Index(rest, l)
-		if i < 0 {
-			t.Fatalf("missing, or out of order: %q\noutput:\n%s", l, out)
-		}
-		rest = rest[i+len(l):]
-	}
-}
-
-// row returns the fields of the report table's row for step.
-func row(t *testing.T, out, step string) []string {
-	t.Helper()
-	_, table, ok := strings.Cut(out, "\nSTEP ")
-	if !ok {
-		t.Fatalf("no report table in:\n%s", out)
-	}
-	for l := range strings.Lines(table) {
-		if f := strings.Fields(l); len(f) > 0 && f[0] == step {
-			return f
-		}
-	}
-	t.Fatalf("no row for step %q in:\n%s", step, out)
-	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/matryer/is"
+
+	"github.com/sagakit/sagakit/internal/exampletest"
 )
 
 func TestRun(t *testing.T) {
@@ -14,7 +16,7 @@ func TestRun(t *testing.T) {
 	is.NoErr(run(&buf))
 	out := buf.String()
 
-	inOrder(t, out,
+	exampletest.InOrder(t, out,
 		`HOOK: transaction "provision_user_and_vm" (create_user_and_vm_transaction) starting`,
 		"Creating user: jane.doe (jane@example.com)",
 		"Creating VM: jane-vm for user user_abc",                                                                      // the user ID came through the state
@@ -39,37 +41,8 @@ func TestRun(t *testing.T) {
 	is.True(!strings.Contains(out, "time="))        // the log is stable
 	is.True(!strings.Contains(out, "level=DEBUG"))  // the logger's level holds
 
-	is.Equal(row(t, out, "create_user")[:3], []string{"create_user", "compensated", "1"})
-	is.Equal(row(t, out, "create_vm")[:3], []string{"create_vm", "compensated", "1"})
-	is.Equal(row(t, out, "assign_ip")[:3], []string{"assign_ip", "failed", "3"})
-	is.True(strings.HasSuffix(strings.Join(row(t, out, "create_vm"), " "), "2 attempt(s)"))
-}
-
-// inOrder fails unless out contains each of lines, in that order.
-func inOrder(t *testing.T, out string, lines ...string) {
-	t.Helper()
-	rest := out
-	for _, l := range lines {
-		i := strings.Index(rest, l)
-		if i < 0 {
-			t.Fatalf("missing, or out of order: %q\noutput:\n%s", l, out)
-		}
-		rest = rest[i+len(l):]
-	}
-}
-
-// row returns the fields of the report table's row for step.
-func row(t *testing.T, out, step string) []string {
-	t.Helper()
-	_, table, ok := strings.Cut(out, "\nSTEP ")
-	if !ok {
-		t.Fatalf("no report table in:\n%s", out)
-	}
-	for l := range strings.Lines(table) {
-		if f := strings.Fields(l); len(f) > 0 && f[0] == step {
-			return f
-		}
-	}
-	t.Fatalf("no row for step %q in:\n%s", step, out)
-	return nil
+	is.Equal(exampletest.Row(t, out, "create_user")[:3], []string{"create_user", "compensated", "1"})
+	is.Equal(exampletest.Row(t, out, "create_vm")[:3], []string{"create_vm", "compensated", "1"})
+	is.Equal(exampletest.Row(t, out, "assign_ip")[:3], []string{"assign_ip", "failed", "3"})
+	is.True(strings.HasSuffix(strings.Join(exampletest.Row(t, out, "create_vm"), " "), "2 attempt(s)"))
 }
