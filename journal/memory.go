@@ -76,13 +76,7 @@ func (m *Memory) Create(ctx context.Context, run Run, entries ...Entry) error {
 // Append implements [Store.Append]. An Append with an empty Update
 // leaves the header, Updated included, as it is.
 func (m *Memory) Append(ctx context.Context, runID, owner string, u Update, entries ...Entry) error {
-	if runID == "" {
-		return errEmptyID
-	}
-	if owner == "" {
-		return errEmptyOwner
-	}
-	if err := ctx.Err(); err != nil {
+	if err := checkArgs(ctx, runID, owner); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -315,13 +309,7 @@ func (m *Memory) Renew(ctx context.Context, runID, owner string, ttl time.Durati
 // Release implements [Store.Release]. Releasing a lease on a run that
 // does not exist is not an error either.
 func (m *Memory) Release(ctx context.Context, runID, owner string) error {
-	if runID == "" {
-		return errEmptyID
-	}
-	if owner == "" {
-		return errEmptyOwner
-	}
-	if err := ctx.Err(); err != nil {
+	if err := checkArgs(ctx, runID, owner); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -398,4 +386,15 @@ func copyEntry(e Entry) Entry {
 	e.State = bytes.Clone(e.State)
 	e.At = utc(e.At)
 	return e
+}
+
+// checkArgs rejects an empty run ID or owner and an ended context.
+func checkArgs(ctx context.Context, runID, owner string) error {
+	if runID == "" {
+		return errEmptyID
+	}
+	if owner == "" {
+		return errEmptyOwner
+	}
+	return ctx.Err()
 }
