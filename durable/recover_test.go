@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/matryer/is"
@@ -159,4 +160,25 @@ func TestRecoverUnknownSaga(t *testing.T) {
 	clk.advance(2 * ttl)
 	_, err := worker.Recover(context.Background(), 0)
 	is.True(errors.Is(err, durable.ErrUnknownSaga))
+}
+
+// The worker loop recovers runs as their leases expire, until its
+// context ends.
+func TestWorkLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		store := journal.NewMemory()
+		var c calls
+		crashRun(t, store, orderSaga(&c, saga.Idempotent()), 1, &Order{})
+
+		worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
+		_, _ = durable.Register(worker, orderSaga(&c, saga.Idempotent()))
+		ctx, cancel := context.WithTimeout(context.Background(), 2*ttl)
+		defer cancel()
+		err := worker.Work(ctx, time.Second)
+		is.True(errors.Is(err, context.DeadlineExceeded))
+		run, _, _ := store.Load(context.Background(), "run-c")
+		is.Equal(run.Status, journal.Succeeded) // recovered once the dead worker's lease ran out
+		is.Equal(c.get("ship"), 1)
+	})
 }
