@@ -175,7 +175,11 @@ func dump(v *durable.View) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\tstatus %s\n", v.Run.Status)
 	for _, e := range v.Entries {
-		fmt.Fprintf(&b, "\t%d %s %s/%d %s %s\n", e.Seq, e.Kind, e.Step, e.Attempt, e.Status, e.Error)
+		fmt.Fprintf(&b, "\t%d %s %s/%d %s %s", e.Seq, e.Kind, e.Step, e.Attempt, e.Status, e.Error)
+		if e.Verb != "" || e.Note != "" {
+			fmt.Fprintf(&b, " (%s %q)", e.Verb, e.Note)
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

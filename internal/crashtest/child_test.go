@@ -30,6 +30,9 @@ type plan struct {
 	Dir    string              // holds the journal and the ledger
 	Policy durable.CrashPolicy // the definition's crash policy
 	Kill   point               // where the child dies
+	// Phase is what the child does: "" runs the orders; pausePhase and
+	// resumePhase are the two processes of the pause scenarios.
+	Phase phase
 }
 
 func (p plan) journal() string { return filepath.Join(p.Dir, "journal.db") }
@@ -133,6 +136,8 @@ func (s crashingStore) Append(ctx context.Context, runID, owner string, u journa
 // TestChild is the child process of the crash tests. It runs only when
 // the parent sets childEnv; it never returns normally but dies at its plan's
 // point, or exits with code noCrash if it ran every order without dying.
+// A plan with a Phase makes it one of the processes of the pause
+// scenarios instead (see pause_test.go).
 func TestChild(t *testing.T) {
 	env := os.Getenv(childEnv)
 	if env == "" {
@@ -151,9 +156,15 @@ func TestChild(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child: %v", err)
 	}
+	switch p.Phase {
+	case pausePhase:
+		pauseChild(ctx, t, p, store, l)
+	case resumePhase:
+		resumeChild(ctx, t, p, store, l)
+	}
 	k := newKiller(p.Kill)
 	engine := durable.NewEngine(crashingStore{store, k}, durable.WithOwner(childOwner))
-	def, err := durable.Register(engine, newSaga(l, k), durable.OnCrash(p.Policy))
+	def, err := durable.Register(engine, newSaga(l, k, nil), durable.OnCrash(p.Policy))
 	if err != nil {
 		t.Fatalf("child: %v", err)
 	}

@@ -188,7 +188,7 @@ func crash(t *testing.T, policy durable.CrashPolicy, kill point) *outcome {
 
 	pre := views(ctx, t, store)
 	engine := durable.NewEngine(store, durable.WithOwner("crash-recovery"))
-	_, err = durable.Register(engine, newSaga(l, nil), durable.OnCrash(policy))
+	_, err = durable.Register(engine, newSaga(l, nil, nil), durable.OnCrash(policy))
 	is.NoErr(err)
 	for range len(orders) + 1 {
 		n, err := engine.Recover(ctx, len(orders))
@@ -208,6 +208,27 @@ func crash(t *testing.T, policy durable.CrashPolicy, kill point) *outcome {
 // died of SIGKILL.
 func runChild(t *testing.T, p plan) {
 	t.Helper()
+	ws, out, err := execChild(t, p)
+	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("the child did not die of SIGKILL (%v; exit code %d means it reached no crash point); its output:\n%s",
+			err, noCrash, out)
+	}
+}
+
+// runChildToEnd runs the test binary as the child of plan p and checks
+// that it did all it had to and exited with code noCrash.
+func runChildToEnd(t *testing.T, p plan) {
+	t.Helper()
+	ws, out, err := execChild(t, p)
+	if !ws.Exited() || ws.ExitStatus() != noCrash {
+		t.Fatalf("the child did not exit with code %d (%v); its output:\n%s", noCrash, err, out)
+	}
+}
+
+// execChild runs the test binary as the child of plan p and returns how
+// it ended and what it printed.
+func execChild(t *testing.T, p plan) (syscall.WaitStatus, string, error) {
+	t.Helper()
 	env, err := json.Marshal(p)
 	if err != nil {
 		t.Fatal(err)
@@ -217,9 +238,12 @@ func runChild(t *testing.T, p plan) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
-	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("the child did not die of SIGKILL (%v; exit code %d means it reached no crash point); its output:\n%s",
-			err, noCrash, out.String())
+	if cmd.ProcessState == nil {
+		t.Fatalf("the child did not start: %v", err)
 	}
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok {
+		t.Fatalf("the child's wait status is a %T", cmd.ProcessState.Sys())
+	}
+	return ws, out.String(), err
 }

@@ -32,5 +32,22 @@
 // must end as follows from its journal at the crash and the crash policy
 // (see expect in check_test.go).
 //
+// # A crash during an operator's resume
+//
+// TestCrashDuringResume registers the saga with durable.PauseOnFailure and
+// uses three processes. A first child runs two orders that pause at a
+// step which fails because a flag file says so (a cause outside the
+// saga's state, which a person can fix). A second child fixes the cause
+// (removes the file) and calls Engine.Resume on one of them, and dies
+// before the request is carried out, before the resumed step's start is
+// journaled, in the resumed step after its effect, before its end is
+// journaled, or after its end went out with the next step's start. The
+// parent recovers as above and checks that the resumed run ended as the
+// policy and the steps' idempotency require, each effect once, the
+// request made and carried out once, the resumed step's re-run under the
+// key of its second execution ("run/step/2", kept if it runs again after
+// the crash), nothing compensated that never took effect, and the other
+// paused run left alone.
+//
 // The tests need a Unix system; elsewhere they skip.
 package crashtest

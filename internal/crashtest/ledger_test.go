@@ -17,6 +17,7 @@ import (
 // comes right after. Its lines are
 //
 //	call <run> <step> <key>   an action was called with that idempotency key
+//	                          (alone: the call failed without effect)
 //	do   <run> <step> <key>   the action took effect
 //	undo <run> <step>         a compensation undid the effect
 //
@@ -116,6 +117,17 @@ func (l *ledger) act(run, step, key string, idempotent bool) error {
 		return nil
 	}
 	return l.write("do", run, step, key)
+}
+
+// refuse is an action's call that fails without taking effect: it
+// records the call only.
+func (l *ledger) refuse(run, step, key string) error {
+	if run == "" || key == "" {
+		return errors.New("ledger: an action without run ID or idempotency key")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.write("call", run, step, key)
 }
 
 // undo is a compensation: it undoes the step's effect if it was taken and

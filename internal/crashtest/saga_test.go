@@ -70,9 +70,16 @@ func idempotent(step string) bool {
 
 var errPlanned = errors.New("planned failure")
 
+// fault is a cause of failure outside the saga's state, which a person
+// can fix between processes: it returns an error for a step of a run that
+// must fail now, nil otherwise.
+type fault func(run, step string) error
+
 // newSaga builds the saga, whose actions and compensations record their
-// effects in l and call k (nil for none) right after.
-func newSaga(l *ledger, k *killer) *saga.Saga[order] {
+// effects in l and call k (nil for none) right after. An action fails
+// when its order plans it, or when f (nil for none) says so; a call that
+// f fails is recorded in l with its key, but takes no effect.
+func newSaga(l *ledger, k *killer, f fault) *saga.Saga[order] {
 	b := saga.New[order]().Name("crash_order")
 	for _, s := range steps {
 		act := func(ctx context.Context, o *order) error {
@@ -80,6 +87,14 @@ func newSaga(l *ledger, k *killer) *saga.Saga[order] {
 				return fmt.Errorf("%s: %w", s.name, errPlanned)
 			}
 			run, key := saga.RunID(ctx), durable.IdempotencyKey(ctx)
+			if f != nil {
+				if err := f(run, s.name); err != nil {
+					if lerr := l.refuse(run, s.name, key); lerr != nil {
+						return lerr
+					}
+					return err
+				}
+			}
 			if err := l.act(run, s.name, key, s.idempotent); err != nil {
 				return err
 			}
