@@ -85,7 +85,8 @@ func (d *Definition[S]) recoverForward(r *driver[S], h history) (*saga.Report, e
 	i := r.order[pos]
 	unknown := h.open[i]
 	again := unknown && (d.sg.Idempotent(i) || r.pastPivot())
-	if d.onCrash == CompensateAfterCrash && !r.pastPivot() || unknown && !again {
+	compensate := (d.onCrash == CompensateAfterCrash && !r.pastPivot()) || (unknown && !again)
+	if compensate {
 		if unknown {
 			// The step may have taken effect: compensate it as done.
 			r.x.Restore(i, saga.StepReport{Status: saga.StepSucceeded, Start: h.steps[i].Start, Err: ErrCrashed})
