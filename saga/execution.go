@@ -32,6 +32,7 @@ type Execution[S any] struct {
 	fwd     runContext // the forward context, carrying the run's ID
 	comp    runContext // the compensation context, set up by Abort
 	cancel  context.CancelFunc
+	fence   context.Context // set by Fence: ends steps and compensations alike
 	id      [runid.Len]byte // the bytes of a generated RunID
 	pivoted atomic.Bool
 
@@ -128,11 +129,42 @@ func (x *Execution[S]) Unwind(cause error) bool {
 		x.stop = cause
 	}
 	x.unwound = true
-	x.comp = runContext{Context: context.WithoutCancel(x.fwd.Context), id: &x.rep.RunID}
+	comp := context.WithoutCancel(x.fwd.Context)
+	if x.fence != nil {
+		comp = x.bound(comp)
+	}
+	x.comp = runContext{Context: comp, id: &x.rep.RunID}
 	if x.sg.observed {
 		x.compensationStarted(&x.comp, cause)
 	}
 	return true
+}
+
+// Fence makes the end of ctx end the run's steps and compensations alike,
+// with ctx's cause, although compensations are otherwise detached from
+// the caller's cancellation. A durable runner fences a run with its
+// lease: a runner that can no longer prove it holds the run stops every
+// step and compensation it runs. Call Fence after Start, before any Act.
+func (x *Execution[S]) Fence(ctx context.Context) {
+	x.fence = ctx
+	x.fwd.Context = x.bound(x.fwd.Context)
+}
+
+// bound returns a context that ends with parent or with the fence,
+// whichever ends first, and arranges for Finish to release it.
+func (x *Execution[S]) bound(parent context.Context) context.Context {
+	ctx, cancel := context.WithCancelCause(parent)
+	fence := x.fence
+	stop := context.AfterFunc(fence, func() { cancel(context.Cause(fence)) })
+	prev := x.cancel
+	x.cancel = func() {
+		stop()
+		cancel(nil)
+		if prev != nil {
+			prev()
+		}
+	}
+	return ctx
 }
 
 // Pause ends forward work after a failure without compensating: Finish
@@ -148,8 +180,8 @@ func (x *Execution[S]) Pause() {
 // Halt stops the run because of err, a failure of the runner's own rather
 // than of a step (a journal it cannot write, a state it cannot encode),
 // forward or in the middle of compensating: Finish then reports
-// [StatusFailed], and its error unwraps to err as well as to any step's
-// failure.
+// [StatusFailed] ([StatusPaused] if Pause was called too), and its error
+// unwraps to err as well as to any step's failure.
 func (x *Execution[S]) Halt(err error) {
 	if x.halt == nil {
 		x.halt = err
@@ -242,15 +274,17 @@ func (x *Execution[S]) finish(end time.Time) (*Report, error) {
 		if x.first >= 0 {
 			e.Step, e.Err = x.sg.steps[x.first].name, x.rep.Steps[x.first].Err
 		}
-		switch {
-		case x.halt != nil:
+		if x.halt != nil {
 			if e.Err == nil {
 				e.Err = x.halt
 			} else {
 				e.Others = append(e.Others, x.halt)
 			}
+		}
+		switch {
 		case x.paused:
 			e.Status = StatusPaused
+		case x.halt != nil:
 		case !x.unwound:
 		case len(x.compErrs) > 0:
 			e.Status = StatusCompensationFailed

@@ -87,3 +87,51 @@ func TestIdempotentOption(t *testing.T) {
 	is.True(sg.Idempotent(0))
 	is.True(!sg.Idempotent(1))
 }
+
+// A fenced run's steps and compensations see the fence end, with its
+// cause, although compensations ignore the caller's cancellation.
+func TestExecutionFence(t *testing.T) {
+	is := is.New(t)
+	errFence := errors.New("lease lost")
+	var stepCause, compCause error
+	sg := saga.New[trip]().
+		Step("a", do("a", nil), func(ctx context.Context, _ *trip) error {
+			<-ctx.Done()
+			compCause = context.Cause(ctx)
+			return ctx.Err()
+		}).
+		Step("b", func(ctx context.Context, _ *trip) error {
+			<-ctx.Done()
+			stepCause = context.Cause(ctx)
+			return ctx.Err()
+		}, nil).
+		Build()
+	caller, cancelCaller := context.WithCancel(context.Background())
+	defer cancelCaller()
+	fence, endFence := context.WithCancelCause(context.Background())
+	x, _ := sg.Start(caller, &trip{})
+	x.Fence(fence)
+	is.NoErr(x.Act(x.Context(), 0))
+	endFence(errFence)
+	is.True(x.Act(x.Context(), 1) != nil)
+	is.Equal(stepCause, errFence) // the step saw the fence end
+	is.True(x.Abort())
+	cancelCaller()      // ignored by compensations
+	_ = x.Compensate(0) // the fence has ended: the compensation stops too
+	is.Equal(compCause, errFence)
+	_, err := x.Finish()
+	is.True(err != nil)
+}
+
+// Halted and paused, a run reports paused: it waits for a person.
+func TestExecutionHaltAndPause(t *testing.T) {
+	is := is.New(t)
+	errEncode := errors.New("cannot encode")
+	x, _ := threeSteps().Start(context.Background(), &trip{})
+	_ = x.Act(x.Context(), 0)
+	x.Halt(errEncode)
+	x.Pause()
+	rep, err := x.Finish()
+	is.True(errors.Is(err, errEncode))
+	is.Equal(rep.Status, saga.StatusPaused)
+}

@@ -101,3 +101,8 @@ func (sg *Saga[S]) Plan() *builder.Plan { return sg.plan }
 // Idempotent reports whether step i (in declaration order) was declared
 // [Idempotent].
 func (sg *Saga[S]) Idempotent(i int) bool { return sg.steps[i].idempotent }
+
+// HasCompensation reports whether step i (in declaration order) has a
+// compensation: a durable runner decides by it whether a step whose
+// outcome is unknown can be undone.
+func (sg *Saga[S]) HasCompensation(i int) bool { return sg.steps[i].compensate != nil }
