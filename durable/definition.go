@@ -2,6 +2,7 @@ package durable
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -66,8 +67,11 @@ func OnCrash(p CrashPolicy) DefOption {
 // another definition of the same name are resumed only if its fingerprint
 // is the same.
 func Register[S any](e *Engine, sg *saga.Saga[S], opts ...DefOption) (*Definition[S], error) {
+	if e == nil {
+		return nil, errors.New("durable: nil Engine")
+	}
 	if sg == nil {
-		return nil, fmt.Errorf("durable: nil Saga")
+		return nil, errors.New("durable: nil Saga")
 	}
 	var cfg defConfig
 	for _, o := range opts {
@@ -98,29 +102,41 @@ func (d *Definition[S]) fingerprint() string { return d.sg.Plan().Fingerprint() 
 // outcome and a snapshot of the state (a step's end and the next step's
 // start in one write). Run returns like [saga.Saga.Run]; in addition:
 //
-//   - the run ID comes from ctx ([saga.WithRunID]) or is generated;
-//   - a state the codec cannot encode fails the run before any step;
+//   - the run ID comes from ctx ([saga.WithRunID]) or is generated; an ID
+//     the journal has already fails with an error matching
+//     [journal.ErrExists], and the existing run is left as it is;
+//   - a state the codec cannot encode fails the run before any step; one
+//     that cannot be encoded after a step succeeded pauses the run (see
+//     [ErrStateLost]);
 //   - with [PauseOnFailure], a failure stops the run with status paused;
 //   - if the journal cannot be written, the run stops where it is (its
-//     error says why) and stays unfinished in the journal, for recovery.
+//     error says why) and stays unfinished in the journal, for recovery;
+//   - if the engine cannot renew the run's lease, the running step's
+//     context ends before the lease expires, the run stops without
+//     writing anything more, and its error matches [journal.ErrLeaseLost]:
+//     another worker will carry it on.
 func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 	x, err := d.sg.Start(ctx, st)
 	if err != nil {
 		return x.Report(), err
 	}
+	rep := x.Report()
+	if err := d.e.begin(rep.RunID); err != nil {
+		// This engine drives a run of that ID now: it exists.
+		err = existsError{rep.RunID}
+		x.Halt(err)
+		rep, _ := x.Finish()
+		return rep, err
+	}
+	defer d.e.end(rep.RunID)
 	snap, err := d.codec.Encode(st)
 	if err != nil {
 		x.Halt(fmt.Errorf("durable: state not journaled, no step run: %w", err))
 		return x.Finish()
 	}
-	rep := x.Report()
 	now := time.Now()
-	hctx, stop := d.e.heartbeat(context.WithoutCancel(ctx), rep.RunID)
+	hctx, stop := d.e.heartbeat(context.WithoutCancel(ctx), rep.RunID, now)
 	defer stop()
-	// Whatever the outcome, this engine stops driving the run: a paused
-	// run waits for a request, an unfinished one (the journal failed) for
-	// another worker.
-	defer d.e.store.Release(context.WithoutCancel(ctx), rep.RunID, d.e.owner)
 	dr := d.newDriver(hctx, x, st, nil)
 	// The run is created by the driver's first write, together with the
 	// first step's start: one commit.
@@ -129,5 +145,14 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 		State: snap, LeaseOwner: d.e.owner, LeaseExpiry: now.Add(d.e.ttl),
 	}
 	dr.pending = append(dr.pending, journal.Entry{Kind: journal.RunStarted, State: snap, At: now})
-	return dr.forward(0)
+	rep, err = dr.forward(0)
+	var exists existsError
+	if errors.As(err, &exists) {
+		return rep, exists // nothing was written, and the run of that ID is not ours
+	}
+	// Whatever the outcome, this engine stops driving the run: a paused
+	// run waits for a request, an unfinished one (the journal failed) for
+	// another worker.
+	_ = d.e.store.Release(context.WithoutCancel(ctx), rep.RunID, d.e.owner)
+	return rep, err
 }

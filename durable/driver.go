@@ -2,6 +2,7 @@ package durable
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,6 +18,7 @@ type driver[S any] struct {
 	x       *saga.Execution[S]
 	st      *S
 	jctx    context.Context // for journal writes: not cancelled by the caller, ended if the lease is lost
+	drain   context.Context // when it ends, stop at the next step boundary (nil: never)
 	runID   string
 	order   []int
 	attempt []int           // executions of each step so far
@@ -25,6 +27,10 @@ type driver[S any] struct {
 	snap    []byte          // the newest state snapshot, in the journal's entries
 	dirty   bool            // snap is newer than the header's state
 	create  *journal.Run    // a new run, created by the first write
+	// keep is the run's error when an operator's request drives it: the
+	// run keeps it unless a step fails anew.
+	keep   *string
+	halted error // why the driver stopped without ending the run
 }
 
 func (d *Definition[S]) newDriver(jctx context.Context, x *saga.Execution[S], st *S, attempts []int) *driver[S] {
@@ -32,6 +38,7 @@ func (d *Definition[S]) newDriver(jctx context.Context, x *saga.Execution[S], st
 	if attempts == nil {
 		attempts = make([]int, n)
 	}
+	x.Fence(jctx)
 	return &driver[S]{
 		d: d, x: x, st: st, jctx: jctx, runID: x.Report().RunID,
 		order: d.sg.Plan().Order(), attempt: attempts, again: make([]bool, n),
@@ -42,9 +49,14 @@ func (r *driver[S]) name(i int) string { return r.d.sg.Plan().Decl(i).Name }
 
 // write journals the pending entries plus more. Steps' snapshots travel
 // in their entries; the header's state catches up when its status
-// changes, so that a plain step costs the store no header write.
+// changes, so that a plain step costs the store no header write. Once
+// the lease is lost, nothing is written.
 func (r *driver[S]) write(u journal.Update, more ...journal.Entry) error {
 	entries := append(r.pending, more...)
+	r.pending = nil
+	if err := lost(r.jctx); err != nil {
+		return err
+	}
 	if u.Status != "" && r.dirty {
 		u.State, r.dirty = r.snap, false
 	}
@@ -53,11 +65,16 @@ func (r *driver[S]) write(u journal.Update, more ...journal.Entry) error {
 		r.create = nil
 		applyTo(run, u)
 		err = r.d.e.store.Create(r.jctx, *run, entries...)
+		if errors.Is(err, journal.ErrExists) {
+			return existsError{run.ID}
+		}
 	} else {
 		err = r.d.e.store.Append(r.jctx, r.runID, r.d.e.owner, u, entries...)
 	}
-	r.pending = nil
 	if err != nil {
+		if lerr := lost(r.jctx); lerr != nil {
+			return lerr
+		}
 		return fmt.Errorf("%w: %w", ErrJournal, err)
 	}
 	return nil
@@ -79,11 +96,34 @@ func applyTo(run *journal.Run, u journal.Update) {
 	}
 }
 
-// halt stops the run because the journal could not be written; the run
-// stays unfinished in the journal.
+// halt stops the run without ending it: the journal could not be
+// written, the lease is lost, or the engine is stopping. The run stays
+// unfinished in the journal, for recovery.
 func (r *driver[S]) halt(err error) (*saga.Report, error) {
+	r.halted = err
 	r.x.Halt(err)
 	return r.x.Finish()
+}
+
+// boundary is called between steps: it stops the run there, the
+// pending entries journaled with status (if not ""), when the engine is
+// stopping or the lease is lost. It reports whether the run stopped.
+func (r *driver[S]) boundary(status journal.Status) (stopped bool, rep *saga.Report, err error) {
+	if err := lost(r.jctx); err != nil {
+		rep, err := r.halt(err)
+		return true, rep, err
+	}
+	if r.drain == nil || r.drain.Err() == nil {
+		return false, nil, nil
+	}
+	if len(r.pending) > 0 || status != "" {
+		if err := r.write(journal.Update{Status: status}); err != nil {
+			rep, err := r.halt(err)
+			return true, rep, err
+		}
+	}
+	rep, err = r.halt(ErrStopping)
+	return true, rep, err
 }
 
 // forward runs the steps from position pos of the plan's order, skipping
@@ -100,6 +140,9 @@ func (r *driver[S]) forward(pos int) (*saga.Report, error) {
 		if fctx.Err() != nil {
 			break
 		}
+		if stopped, rep, err := r.boundary(""); stopped {
+			return rep, err
+		}
 		if !r.again[i] {
 			r.attempt[i]++
 		}
@@ -108,6 +151,9 @@ func (r *driver[S]) forward(pos int) (*saga.Report, error) {
 			return r.halt(err)
 		}
 		err := r.x.Act(withKey(fctx, r.runID, r.name(i), r.attempt[i]), i)
+		if lerr := lost(r.jctx); lerr != nil {
+			return r.halt(lerr) // another worker may own the run by now: journal nothing
+		}
 		end := journal.Entry{Step: r.name(i), Attempt: r.attempt[i], Attempts: steps[i].Attempts, At: time.Now()}
 		if err != nil {
 			end.Kind, end.Error = journal.StepFailed, err.Error()
@@ -116,14 +162,7 @@ func (r *driver[S]) forward(pos int) (*saga.Report, error) {
 		}
 		snap, cerr := r.d.codec.Encode(r.st)
 		if cerr != nil {
-			// The step took effect but its state cannot be kept: journal
-			// its success without a snapshot and stop; recovery will see
-			// the last good snapshot.
-			r.pending = append(r.pending, journal.Entry{Kind: journal.StepSucceeded, Step: end.Step, Attempt: end.Attempt, Attempts: end.Attempts, At: end.At})
-			if werr := r.write(journal.Update{}); werr != nil {
-				return r.halt(werr)
-			}
-			return r.halt(fmt.Errorf("durable: state not journaled after step %q: %w", end.Step, cerr))
+			return r.stateLost(end, cerr)
 		}
 		end.Kind, end.State = journal.StepSucceeded, snap
 		r.pending = append(r.pending, end)
@@ -142,6 +181,17 @@ func (r *driver[S]) forward(pos int) (*saga.Report, error) {
 	return r.end(journal.Failed)
 }
 
+// stateLost pauses the run after step end.Step succeeded but its state
+// could not be encoded: the journal records the success without a
+// snapshot, so that no one carries the run on from an older state.
+func (r *driver[S]) stateLost(end journal.Entry, cerr error) (*saga.Report, error) {
+	end.Kind = journal.StepSucceeded
+	r.pending = append(r.pending, end)
+	r.x.Halt(fmt.Errorf("%w: step %q: %w", ErrStateLost, end.Step, cerr))
+	r.x.Pause()
+	return r.pauseRun()
+}
+
 // pastPivot reports whether the run's pivot has succeeded.
 func (r *driver[S]) pastPivot() bool {
 	p := r.d.sg.Plan().Pivot()
@@ -153,6 +203,7 @@ func (r *driver[S]) pauseRun() (*saga.Report, error) {
 	msg := errText(err)
 	if werr := r.write(journal.Update{Status: journal.Paused, Error: &msg},
 		journal.Entry{Kind: journal.RunPaused, Error: msg, At: time.Now()}); werr != nil {
+		r.halted = werr
 		return rep, fmt.Errorf("%w (and %w)", err, werr)
 	}
 	return rep, err
@@ -167,12 +218,18 @@ func (r *driver[S]) backward() (*saga.Report, error) {
 		if !r.x.Compensable(i) {
 			continue
 		}
+		if stopped, rep, err := r.boundary(status); stopped {
+			return rep, err
+		}
 		start := journal.Entry{Kind: journal.CompStarted, Step: r.name(i), Attempt: r.attempt[i], At: time.Now()}
 		if err := r.write(journal.Update{Status: status}, start); err != nil {
 			return r.halt(err)
 		}
 		status = ""
 		err := r.x.Compensate(i)
+		if lerr := lost(r.jctx); lerr != nil {
+			return r.halt(lerr)
+		}
 		end := journal.Entry{Kind: journal.CompSucceeded, Step: r.name(i), Attempt: r.attempt[i], At: time.Now()}
 		if c := r.x.Report().Steps[i].Compensation; c != nil {
 			end.Attempts = c.Attempts
@@ -201,14 +258,25 @@ func (r *driver[S]) end(status journal.Status) (*saga.Report, error) {
 
 func (r *driver[S]) finish(status journal.Status, rep *saga.Report, err error) (*saga.Report, error) {
 	msg := errText(err)
+	if r.keep != nil && !failedAnew(err) {
+		msg = *r.keep
+	}
 	u := journal.Update{Status: status, Error: &msg, Ended: true}
 	if werr := r.write(u, journal.Entry{Kind: journal.RunEnded, Status: status, Error: msg, At: time.Now()}); werr != nil {
+		r.halted = werr
 		if err == nil {
 			return rep, werr
 		}
 		return rep, fmt.Errorf("%w (and %w)", err, werr)
 	}
 	return rep, err
+}
+
+// failedAnew reports whether err, an Execution's, says a step failed in
+// this pass (not one restored from the journal).
+func failedAnew(err error) bool {
+	var se *saga.Error
+	return errors.As(err, &se) && se.Step != ""
 }
 
 func errText(err error) string {

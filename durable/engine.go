@@ -22,13 +22,17 @@ import (
 // store: leases keep them from driving the same run. An Engine is safe for
 // concurrent use.
 type Engine struct {
-	store  journal.Store
-	owner  string
-	ttl    time.Duration
-	logger *slog.Logger
+	store   journal.Store
+	owner   string
+	ttl     time.Duration
+	workers int
+	logger  *slog.Logger
 
 	mu   sync.RWMutex
 	defs map[string]definition
+
+	busyMu sync.Mutex
+	busy   map[string]struct{} // the runs this engine drives now
 }
 
 // definition is a registered saga, whatever its state type.
@@ -37,7 +41,7 @@ type definition interface {
 	fingerprint() string
 	// drive carries a claimed run forward: recovery, or an operator
 	// request. The engine holds the run's lease.
-	drive(ctx context.Context, run journal.Run, entries []journal.Entry) (*saga.Report, error)
+	drive(ctx context.Context, c claim, run journal.Run, entries []journal.Entry) (*saga.Report, error)
 }
 
 // Option configures an [Engine].
@@ -48,21 +52,42 @@ type Option func(*Engine)
 func WithOwner(name string) Option { return func(e *Engine) { e.owner = name } }
 
 // WithLeaseTTL sets how long a lease lasts without a heartbeat (default
-// 30s). A crashed engine's runs are recovered by others after this long;
-// a live engine renews its leases every third of it.
+// 30s; zero or less means the default; less than [MinLeaseTTL] makes
+// NewEngine panic). A crashed engine's runs are recovered by others after
+// this long. A live engine renews its leases every third of it, and when
+// it cannot renew a lease, it ends the running step's context (with
+// [journal.ErrLeaseLost] as the cause) a tenth of the TTL before the
+// lease would expire.
 func WithLeaseTTL(d time.Duration) Option { return func(e *Engine) { e.ttl = d } }
+
+// MinLeaseTTL is the shortest lease [WithLeaseTTL] accepts.
+const MinLeaseTTL = 10 * time.Millisecond
+
+// WithConcurrency sets how many runs [Engine.Work] and [Engine.Recover]
+// drive at once (default 16; zero or less means the default).
+func WithConcurrency(n int) Option { return func(e *Engine) { e.workers = n } }
 
 // WithLogger logs recovery and operator actions to l (default: none).
 func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.logger = l } }
 
-// NewEngine returns an engine journaling to store.
+// NewEngine returns an engine journaling to store. It panics on a nil
+// store or a lease TTL below [MinLeaseTTL]: mistakes in the program, not
+// run-time failures.
 func NewEngine(store journal.Store, opts ...Option) *Engine {
 	if store == nil {
 		panic("durable: nil Store")
 	}
-	e := &Engine{store: store, ttl: 30 * time.Second, defs: map[string]definition{}}
+	e := &Engine{store: store, ttl: 30 * time.Second, defs: map[string]definition{}, busy: map[string]struct{}{}}
 	for _, o := range opts {
-		o(e)
+		if o != nil {
+			o(e)
+		}
+	}
+	if e.ttl > 0 && e.ttl < MinLeaseTTL {
+		panic(fmt.Sprintf("durable: lease TTL %v is below the minimum of %v", e.ttl, MinLeaseTTL))
+	}
+	if e.workers <= 0 {
+		e.workers = 16
 	}
 	if e.owner == "" {
 		host, _ := os.Hostname()
@@ -106,28 +131,22 @@ func (e *Engine) log(ctx context.Context, level slog.Level, msg string, attrs ..
 	}
 }
 
-// heartbeat renews the lease on runID every third of the TTL until stop
-// is called. When the lease is lost, it cancels the returned context so
-// the run stops being driven here.
-func (e *Engine) heartbeat(ctx context.Context, runID string) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(e.ttl / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := e.store.Renew(context.WithoutCancel(ctx), runID, e.owner, e.ttl); errors.Is(err, journal.ErrLeaseLost) {
-					cancel(err)
-					return
-				}
-			}
-		}
-	}()
-	return ctx, func() { close(done); cancel(nil) }
+// begin marks runID as driven by this engine, or fails with [ErrBusy] if
+// it is already: one engine drives a run at most once at a time, whatever
+// its lease says (a store re-grants a lease to the owner that holds it).
+func (e *Engine) begin(runID string) error {
+	e.busyMu.Lock()
+	defer e.busyMu.Unlock()
+	if _, ok := e.busy[runID]; ok {
+		return fmt.Errorf("%w: run %q", ErrBusy, runID)
+	}
+	e.busy[runID] = struct{}{}
+	return nil
+}
+
+// end marks runID as no longer driven by this engine.
+func (e *Engine) end(runID string) {
+	e.busyMu.Lock()
+	delete(e.busy, runID)
+	e.busyMu.Unlock()
 }

@@ -2,7 +2,9 @@ package durable
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sagakit/sagakit/journal"
 	"github.com/sagakit/sagakit/saga"
@@ -10,13 +12,25 @@ import (
 
 // The operator verbs, as library calls: each records its request in the
 // journal (with the note, kept there) and carries it out at once, in this
-// process, which must have the run's saga registered. The sagactl CLI
-// records the same requests without running any code; the next worker
-// carries them out.
+// process. Resume, RetryStep and Compensate run saga code, so the run's
+// saga must be registered here; Resolve and Abandon run none and work on
+// any run. The sagactl CLI records the same requests without running any
+// code; the next worker carries them out.
+//
+// A verb returns nil when it did what was asked, and the run's report
+// rebuilt from its whole journal (as [Inspect] does). It fails with
+// [ErrBusy], recording nothing, when this engine is driving the run
+// already; with [journal.ErrFinal] on a run that has ended; and with an
+// error matching [journal.ErrLeaseLost] when another worker drives the
+// run: the request then stays recorded, and is carried out (or refused,
+// if the run has ended by then) once that worker lets the run go.
+// A request is checked against the run's status when it is carried out.
 
-// Resume continues a paused or failed run forward from the step where it
-// stopped, running that step again, or retries the failed compensations of
-// a run in compensation_failed.
+// Resume continues a paused, failed or blocked run forward from the step
+// where it stopped, running that step again (under the same idempotency
+// key if its outcome is unknown), or retries the failed compensations of
+// a run in compensation_failed. It returns the run's error if the run
+// stops again (a step fails anew).
 func (e *Engine) Resume(ctx context.Context, runID, note string) (*saga.Report, error) {
 	return e.carry(ctx, runID, journal.Request{Verb: journal.Resume, Note: note})
 }
@@ -28,8 +42,12 @@ func (e *Engine) RetryStep(ctx context.Context, runID, step, note string) (*saga
 	return e.carry(ctx, runID, journal.Request{Verb: journal.RetryStep, Step: step, Note: note})
 }
 
-// Compensate compensates a paused or failed run now. It fails with
-// ErrPastPivot when the run's pivot has succeeded.
+// Compensate compensates a paused, failed, blocked or crashed run now,
+// and retries the failed compensations of a run in compensation_failed.
+// A step whose outcome is unknown is compensated too. The run keeps its
+// original error. Compensate fails with ErrPastPivot when the run's pivot
+// has succeeded, and with an error matching [saga.ErrCompensationFailed]
+// when a compensation fails.
 func (e *Engine) Compensate(ctx context.Context, runID, note string) (*saga.Report, error) {
 	return e.carry(ctx, runID, journal.Request{Verb: journal.Compensate, Note: note})
 }
@@ -47,12 +65,35 @@ func (e *Engine) Abandon(ctx context.Context, runID, note string) error {
 }
 
 func (e *Engine) carry(ctx context.Context, runID string, req journal.Request) (*saga.Report, error) {
+	if err := e.begin(runID); err != nil {
+		return nil, fmt.Errorf("durable: %s %s: %w", req.Verb, runID, err)
+	}
+	defer e.end(runID)
 	if err := e.store.Request(ctx, runID, req); err != nil {
 		return nil, fmt.Errorf("durable: %s %s: %w", req.Verb, runID, err)
 	}
-	run, err := e.store.Acquire(ctx, runID, e.owner, e.ttl)
-	if err != nil {
+	granted := time.Now()
+	if _, err := e.store.Acquire(ctx, runID, e.owner, e.ttl); err != nil {
 		return nil, fmt.Errorf("durable: %s %s: %w (the request stays recorded for the next worker)", req.Verb, runID, err)
 	}
-	return e.driveClaimed(ctx, run)
+	_, err := e.driveHeld(ctx, claim{granted: granted, drain: ctx}, runID)
+	v, verr := Inspect(context.WithoutCancel(ctx), e.store, runID)
+	if verr != nil {
+		return nil, errors.Join(err, verr)
+	}
+	return v.Report, verbResult(err)
+}
+
+// verbResult is a verb's error: nil when the run went where the verb
+// sent it, the run's error when a step or compensation failed anew or the
+// driver stopped.
+func verbResult(err error) error {
+	var se *saga.Error
+	if err == nil || !errors.As(err, &se) {
+		return err
+	}
+	if se.Step != "" || len(se.Compensation) > 0 || len(se.Others) > 0 || se.Status == saga.StatusPaused || se.Status == saga.StatusFailed {
+		return err
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package durable_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -128,7 +129,8 @@ func TestRecoverMidCompensation(t *testing.T) {
 	is.Equal(c.get("undo reserve"), 1)
 }
 
-// Resuming a run whose definition changed incompatibly is refused.
+// Resuming a run whose definition changed incompatibly is refused, and
+// the run set aside for a person.
 func TestRecoverRefusesChangedDefinition(t *testing.T) {
 	is := is.New(t)
 	clk := newClock()
@@ -146,8 +148,10 @@ func TestRecoverRefusesChangedDefinition(t *testing.T) {
 	_, err := worker.Recover(context.Background(), 0)
 	is.True(errors.Is(err, durable.ErrDefinitionChanged))
 	run, _, _ := store.Load(context.Background(), "run-c")
-	is.Equal(run.Status, journal.Running) // left as it was
-	is.Equal(run.LeaseOwner, "")          // released for a worker that knows it
+	is.Equal(run.Status, journal.Blocked) // set aside, the reason in its error
+	is.True(strings.Contains(run.Error, "definition changed"))
+	is.Equal(run.LeaseOwner, "")
+	is.Equal(c.get("undo reserve"), 0) // no code of the changed definition ran
 }
 
 func TestRecoverUnknownSaga(t *testing.T) {

@@ -12,6 +12,12 @@ type history struct {
 	attempt  []int  // the last execution number started
 	open     []bool // started, not journaled as ended: outcome unknown
 	compOpen []bool // compensation started, not journaled as ended
+	// stateLost names the newest step journaled as succeeded without a
+	// snapshot (its state could not be encoded) when no snapshot came
+	// after it: the journal's state is older than the run's effects.
+	stateLost string
+	// before is the status a blocked run had when it was set aside.
+	before journal.Status
 }
 
 // replay reads a run's journal against the plan it was made with.
@@ -22,6 +28,12 @@ func replay(plan *builder.Plan, entries []journal.Entry) history {
 		open: make([]bool, n), compOpen: make([]bool, n),
 	}
 	for _, e := range entries {
+		if e.State != nil {
+			h.stateLost = ""
+		}
+		if e.Kind == journal.RunBlocked && e.Status != "" {
+			h.before = e.Status
+		}
 		i, ok := plan.Index(e.Step)
 		if !ok {
 			continue // a run-level entry
@@ -31,6 +43,9 @@ func replay(plan *builder.Plan, entries []journal.Entry) history {
 			h.attempt[i], h.open[i] = e.Attempt, true
 		case journal.StepSucceeded, journal.StepFailed:
 			h.open[i] = false
+			if e.Kind == journal.StepSucceeded && e.State == nil {
+				h.stateLost = e.Step
+			}
 		case journal.CompStarted:
 			h.compOpen[i] = true
 		case journal.CompSucceeded, journal.CompFailed:
@@ -39,4 +54,13 @@ func replay(plan *builder.Plan, entries []journal.Entry) history {
 		applyEntry(&h.steps[i], e)
 	}
 	return h
+}
+
+// status is the status the run is driven from: a blocked run's is the
+// one it had when it was set aside.
+func (h *history) status(run journal.Run) journal.Status {
+	if run.Status == journal.Blocked && h.before != "" {
+		return h.before
+	}
+	return run.Status
 }

@@ -2,44 +2,58 @@ package durable
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/sagakit/sagakit/builder"
 	"github.com/sagakit/sagakit/journal"
 	"github.com/sagakit/sagakit/saga"
 )
 
+// undrivable is the error of a run no worker here can drive: the engine
+// sets it aside (status blocked) so that it does not block other runs.
+type undrivable struct{ err error }
+
+func (u undrivable) Error() string { return u.err.Error() }
+func (u undrivable) Unwrap() error { return u.err }
+
 // drive carries a claimed run on from its journal: after a crash, or to
-// carry out an operator request. The engine holds the run's lease.
-func (d *Definition[S]) drive(ctx context.Context, run journal.Run, entries []journal.Entry) (*saga.Report, error) {
+// carry out an operator request. The engine holds the run's lease since
+// c.granted. Steps run on ctx without its cancellation: when ctx ends (or
+// c.drain does), the run stops at the next step boundary and is left for
+// another worker.
+func (d *Definition[S]) drive(ctx context.Context, c claim, run journal.Run, entries []journal.Entry) (*saga.Report, error) {
 	if run.Fingerprint != d.fingerprint() {
-		return nil, fmt.Errorf("%w: run %s was started by a definition with fingerprint %.12s…, the registered one has %.12s…",
-			ErrDefinitionChanged, run.ID, run.Fingerprint, d.fingerprint())
+		return nil, undrivable{fmt.Errorf("%w: run %s was started by a definition with fingerprint %.12s…, the registered one has %.12s…",
+			ErrDefinitionChanged, run.ID, run.Fingerprint, d.fingerprint())}
 	}
 	var st S
 	if err := d.codec.Decode(newestState(run, entries), &st); err != nil {
-		return nil, fmt.Errorf("durable: run %s: state snapshot: %w", run.ID, err)
+		return nil, undrivable{fmt.Errorf("durable: run %s: state snapshot cannot be decoded: %w", run.ID, err)}
 	}
 	h := replay(d.sg.Plan(), entries)
-	x, err := d.sg.Start(saga.WithRunID(ctx, run.ID), &st)
+	base := context.WithoutCancel(ctx)
+	x, err := d.sg.Start(saga.WithRunID(base, run.ID), &st)
 	if err != nil {
 		return x.Report(), err
 	}
-	jctx, stop := d.e.heartbeat(context.WithoutCancel(ctx), run.ID)
+	jctx, stop := d.e.heartbeat(base, run.ID, c.granted)
 	defer stop()
 	r := d.newDriver(jctx, x, &st, h.attempt)
-	req := run.Request
-	if req.Verb != "" {
+	r.drain = c.drain
+	if req := run.Request; req.Verb != "" {
 		return d.carryOut(r, run, h, req)
 	}
-	switch run.Status {
+	switch h.status(run) {
 	case journal.Running:
 		return d.recoverForward(r, h)
 	case journal.Compensating:
 		return r.resumeBackward(h, -1, cause(h))
 	}
-	return nil, fmt.Errorf("%w: run %s is %s and has no request", ErrBadRequest, run.ID, run.Status)
+	err = fmt.Errorf("%w: run %s is %s and has no request", ErrBadRequest, run.ID, run.Status)
+	r.x.Halt(err)
+	_, _ = r.x.Finish()
+	return nil, err
 }
 
 // newestState returns the run's latest state snapshot: the newest entry
@@ -53,13 +67,48 @@ func newestState(run journal.Run, entries []journal.Entry) []byte {
 	return run.State
 }
 
-// restore puts the journaled outcome of every step that ran into x.
+// restore puts the journaled outcome of every step that ended into x.
 func (r *driver[S]) restore(h history) {
 	for i, s := range h.steps {
 		if s.Status != saga.StepPending && s.Status != saga.StepRunning {
 			r.x.Restore(i, s)
 		}
 	}
+}
+
+// next returns the position, in the plan's order, of the first step that
+// has not succeeded (len(r.order) if every step has).
+func (r *driver[S]) next(h history) int {
+	pos := 0
+	for pos < len(r.order) && h.steps[r.order[pos]].Status == saga.StepSucceeded {
+		pos++
+	}
+	return pos
+}
+
+// unwind restores h for compensating because of why, and reports false
+// (the run left as it is) when the run is past its pivot. A step whose
+// outcome is unknown (started, never ended) counts as done, since it may
+// have taken effect; a compensation that started and never ended runs
+// again, and so do failed ones (only >= 0: only that step's). Recovery,
+// the Compensate verb and a resumed compensation share this rule.
+func (r *driver[S]) unwind(h history, only int, why error) bool {
+	r.restore(h)
+	// Decide before the unknown steps are restored as done: an unknown
+	// pivot has not closed the way back.
+	if !r.x.Unwind(why) {
+		return false
+	}
+	for i, s := range h.steps {
+		switch {
+		case h.open[i]:
+			r.x.Restore(i, saga.StepReport{Status: saga.StepSucceeded, Start: s.Start, Err: ErrOutcomeUnknown})
+		case h.compOpen[i] || s.Status == saga.StepCompensationFailed && (only < 0 || only == i):
+			s.Status, s.Compensation = saga.StepSucceeded, nil
+			r.x.Restore(i, s)
+		}
+	}
+	return true
 }
 
 // cause is the journaled error of the run's failed step, or ErrCrashed.
@@ -72,109 +121,137 @@ func cause(h history) error {
 	return ErrCrashed
 }
 
-// recoverForward carries on a run whose process died while running it.
+// recoverForward carries on a run whose process stopped while running it.
+// A step whose outcome is unknown runs again if it is idempotent (or past
+// the pivot, where steps are retried until they succeed); otherwise the
+// run is compensated, the step included — unless the definition pauses
+// on failure, or the step is the pivot and cannot be compensated, in
+// which case the run pauses for a person. An unknown outcome is never
+// taken for a success. With [PauseOnFailure], the crash policy does not
+// apply: a run whose outcomes are known goes on forward.
 func (d *Definition[S]) recoverForward(r *driver[S], h history) (*saga.Report, error) {
 	r.restore(h)
-	pos := 0
-	for pos < len(r.order) && h.steps[r.order[pos]].Status == saga.StepSucceeded {
-		pos++
-	}
+	pos := r.next(h)
 	if pos == len(r.order) {
 		return r.forward(pos)
 	}
 	i := r.order[pos]
 	unknown := h.open[i]
 	again := unknown && (d.sg.Idempotent(i) || r.pastPivot())
-	compensate := (d.onCrash == CompensateAfterCrash && !r.pastPivot()) || (unknown && !again)
-	if compensate {
-		if unknown {
-			// The step may have taken effect: compensate it as done.
-			r.x.Restore(i, saga.StepReport{Status: saga.StepSucceeded, Start: h.steps[i].Start, Err: ErrCrashed})
-		}
-		if r.x.Unwind(ErrCrashed) {
-			return r.backward()
-		}
+	// With PauseOnFailure, the crash policy does not apply: recovery goes
+	// forward when it can, and pauses when it cannot.
+	back := unknown && !again || !d.pause && d.onCrash == CompensateAfterCrash && !r.pastPivot()
+	if !back {
+		r.again[i] = again
+		return r.forward(pos)
 	}
-	r.again[i] = again
-	return r.forward(pos)
+	pivot := d.sg.Plan().Decl(i).Kind == builder.Pivot
+	if d.pause || unknown && pivot && (d.onCrash != CompensateAfterCrash || !d.sg.HasCompensation(i)) {
+		return r.pauseCrashed(i, unknown)
+	}
+	if !r.unwind(h, -1, ErrCrashed) {
+		r.again[i] = again
+		return r.forward(pos)
+	}
+	return r.backward()
+}
+
+// pauseCrashed pauses a run recovery will not carry on by itself; step i
+// is where it stopped, with an unknown outcome if unknown.
+func (r *driver[S]) pauseCrashed(i int, unknown bool) (*saga.Report, error) {
+	why := ErrCrashed
+	if unknown {
+		why = fmt.Errorf("%w: step %q was running when the process driving the run stopped; resume runs it again (same idempotency key), compensate undoes it",
+			ErrOutcomeUnknown, r.name(i))
+	}
+	r.x.Halt(why)
+	r.x.Pause()
+	return r.pauseRun()
 }
 
 // resumeBackward carries on compensating. only >= 0 limits a retry of
 // failed compensations to that step.
 func (r *driver[S]) resumeBackward(h history, only int, why error) (*saga.Report, error) {
-	r.restore(h)
-	for i, s := range h.steps {
-		redo := h.compOpen[i] || s.Status == saga.StepCompensationFailed && (only < 0 || only == i)
-		if redo {
-			s.Status, s.Compensation = saga.StepSucceeded, nil
-			r.x.Restore(i, s)
-		}
-	}
-	if !r.x.Unwind(why) {
+	if !r.unwind(h, only, why) {
 		return r.x.Finish()
 	}
 	return r.backward()
 }
 
-// carryOut performs an operator request on a claimed run.
+// carryOut performs an operator request on a claimed run. The request is
+// checked against the run's status now, when it is carried out: on a run
+// that has ended since it was made, it is refused.
 func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req journal.Request) (*saga.Report, error) {
 	done := journal.Entry{Kind: journal.RequestCarriedOut, Verb: req.Verb, Step: req.Step, Note: req.Note, At: time.Now()}
+	status := h.status(run)
 	switch req.Verb {
-	case journal.Resolve, journal.Abandon:
-		status := journal.Resolved
-		if req.Verb == journal.Abandon {
-			status = journal.Abandoned
-		}
-		err := r.write(journal.Update{Status: status, Ended: true, ClearRequest: true}, done)
-		r.restore(h)
-		r.x.Halt(fmt.Errorf("durable: run %s by an operator: %s", status, req.Note))
-		rep, _ := r.x.Finish()
-		return rep, err
 	case journal.Compensate:
-		r.restore(h)
-		if !r.x.Unwind(errors.New("durable: compensation requested by an operator")) {
-			_ = r.write(journal.Update{ClearRequest: true}, journal.Entry{Kind: journal.RequestCarriedOut, Note: "refused: past the pivot", At: done.At})
-			return nil, fmt.Errorf("%w: run %s", ErrPastPivot, run.ID)
+		if h.stateLost != "" {
+			return r.refuse(req, fmt.Errorf("%w: step %q; resolve or abandon the run", ErrStateLost, h.stateLost))
 		}
+		if !r.unwind(h, -1, cause(h)) {
+			return r.refuse(req, fmt.Errorf("%w: run %s", ErrPastPivot, run.ID))
+		}
+		r.keep = &run.Error
 		if err := r.write(journal.Update{Status: journal.Compensating, ClearRequest: true}, done); err != nil {
 			return r.halt(err)
 		}
 		return r.backward()
 	case journal.Resume, journal.RetryStep:
+		if h.stateLost != "" {
+			return r.refuse(req, fmt.Errorf("%w: step %q; resolve or abandon the run", ErrStateLost, h.stateLost))
+		}
 		only := -1
 		if req.Verb == journal.RetryStep {
 			i, ok := d.sg.Plan().Index(req.Step)
 			if !ok {
-				_ = r.write(journal.Update{ClearRequest: true}, journal.Entry{Kind: journal.RequestCarriedOut, Note: "refused: no step " + req.Step, At: done.At})
-				return nil, fmt.Errorf("%w: saga %q has no step %q", ErrBadRequest, d.name(), req.Step)
+				return r.refuse(req, fmt.Errorf("%w: saga %q has no step %q", ErrBadRequest, d.name(), req.Step))
 			}
 			only = i
 		}
-		if run.Status == journal.Running { // its process died: recover it as such
+		switch status {
+		case journal.Running: // its process stopped: recover it as such
 			if err := r.write(journal.Update{ClearRequest: true}, done); err != nil {
 				return r.halt(err)
 			}
 			return d.recoverForward(r, h)
-		}
-		if run.Status == journal.CompensationFailed || run.Status == journal.Compensating {
+		case journal.CompensationFailed, journal.Compensating:
+			r.keep = &run.Error
 			if err := r.write(journal.Update{Status: journal.Compensating, ClearRequest: true}, done); err != nil {
 				return r.halt(err)
 			}
 			return r.resumeBackward(h, only, cause(h))
 		}
 		r.restore(h)
-		pos := 0
-		for pos < len(r.order) && h.steps[r.order[pos]].Status == saga.StepSucceeded {
-			pos++
-		}
+		pos := r.next(h)
 		if only >= 0 && (pos == len(r.order) || r.order[pos] != only) {
-			_ = r.write(journal.Update{ClearRequest: true}, journal.Entry{Kind: journal.RequestCarriedOut, Note: "refused: " + req.Step + " is not the step to retry", At: done.At})
-			return nil, fmt.Errorf("%w: step %q is not where run %s stopped", ErrBadRequest, req.Step, run.ID)
+			return r.refuse(req, fmt.Errorf("%w: step %q is not where run %s stopped", ErrBadRequest, req.Step, run.ID))
+		}
+		if pos < len(r.order) && h.open[r.order[pos]] {
+			r.again[r.order[pos]] = true // its outcome is unknown: the same execution again
 		}
 		if err := r.write(journal.Update{Status: journal.Running, ClearRequest: true}, done); err != nil {
 			return r.halt(err)
 		}
 		return r.forward(pos)
 	}
-	return nil, fmt.Errorf("%w: unknown verb %q", ErrBadRequest, req.Verb)
+	return r.refuse(req, fmt.Errorf("%w: unknown verb %q", ErrBadRequest, req.Verb))
+}
+
+// refuse records that req was not carried out, and why, and clears it.
+func (r *driver[S]) refuse(req journal.Request, why error) (*saga.Report, error) {
+	err := r.write(journal.Update{ClearRequest: true}, refusal(req, why))
+	r.halted = why
+	r.x.Halt(why)
+	_, _ = r.x.Finish()
+	if err != nil {
+		return nil, fmt.Errorf("%w (and %w)", why, err)
+	}
+	return nil, why
+}
+
+// refusal is the entry of a request refused because of why.
+func refusal(req journal.Request, why error) journal.Entry {
+	return journal.Entry{Kind: journal.RequestCarriedOut, Verb: req.Verb, Step: req.Step,
+		Note: "refused: " + why.Error(), At: time.Now()}
 }

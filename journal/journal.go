@@ -11,8 +11,9 @@ type Status string
 
 // Run statuses. [Running] and [Compensating] runs are unfinished: a
 // worker drives them, and recovery claims them when their lease expires.
-// [Paused], [CompensationFailed] and [Failed] runs need a person: they
-// stay until an operator request (see [Request]) moves them on.
+// [Paused], [CompensationFailed], [Failed] and [Blocked] runs need a
+// person: they stay until an operator request (see [Request]) moves them
+// on.
 const (
 	Running            Status = "running"
 	Compensating       Status = "compensating"
@@ -23,6 +24,12 @@ const (
 	Failed             Status = "failed"
 	Resolved           Status = "resolved"
 	Abandoned          Status = "abandoned"
+	// Blocked: a worker could not drive the run (its saga is not
+	// registered, its definition changed, its state snapshot cannot be
+	// decoded) and set it aside, the reason in its Error, so that it does
+	// not stand in the way of other runs. A request moves it on once a
+	// worker that can drive it carries the request out.
+	Blocked Status = "blocked"
 )
 
 // Unfinished reports whether a worker still has to drive a run in s.
@@ -94,6 +101,7 @@ const (
 	CompSucceeded     Kind = "compensation_succeeded" // a step was compensated
 	CompFailed        Kind = "compensation_failed"    // a step's compensation failed
 	RunPaused         Kind = "run_paused"
+	RunBlocked        Kind = "run_blocked" // set aside; Status: the status it had, Error: why
 	RunEnded          Kind = "run_ended"
 	RequestMade       Kind = "request"
 	RequestCarriedOut Kind = "request_done"

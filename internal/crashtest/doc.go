@@ -43,7 +43,11 @@
 // journaled, in the resumed step after its effect, before its end is
 // journaled, or after its end went out with the next step's start. The
 // parent recovers as above and checks that the resumed run ended as the
-// policy and the steps' idempotency require, each effect once, the
+// steps' idempotency requires (the saga pauses on failure, so the crash
+// policies do not apply: recovery goes forward when every outcome is
+// known, runs an idempotent step again, and pauses the run when a step
+// that is not idempotent has an unknown outcome; the parent then acts as
+// the person and compensates it, that step included), each effect once, the
 // request made and carried out once, the resumed step's re-run under the
 // key of its second execution ("run/step/2", kept if it runs again after
 // the crash), nothing compensated that never took effect, and the other

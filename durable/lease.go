@@ -1,0 +1,84 @@
+package durable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sagakit/sagakit/journal"
+)
+
+// claim is a run this engine leases: when the lease was granted, as the
+// engine's clock saw it before it asked (so that the engine never thinks
+// the lease lasts longer than the store does), and the context whose end
+// asks the engine to stop driving the run at the next step boundary (nil
+// for a run that stops only when its caller's context ends, as
+// Definition.Run's do).
+type claim struct {
+	granted time.Time
+	drain   context.Context
+}
+
+// heartbeat keeps the lease on runID, granted at granted, for as long as
+// the run is driven: it renews it every third of the TTL. The returned
+// context ends, with a cause that matches [journal.ErrLeaseLost], when
+// the store says the lease is lost, or when the engine could not renew it
+// by a tenth of the TTL before it expires: the engine gives the run up
+// before another worker may take it, not after. stop ends the heartbeat.
+func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		every, margin := e.ttl/3, e.ttl/10
+		valid := granted.Add(e.ttl) // the lease lasts at least until then
+		next := granted.Add(every)
+		t := time.NewTimer(0)
+		defer t.Stop()
+		for {
+			giveUp := valid.Add(-margin)
+			t.Reset(time.Until(earliest(next, giveUp)))
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if !time.Now().Before(giveUp) {
+				cancel(fmt.Errorf("durable: run %s: lease not renewed before it ends: %w", runID, journal.ErrLeaseLost))
+				return
+			}
+			sent := time.Now()
+			rctx, rcancel := context.WithDeadline(context.WithoutCancel(ctx), giveUp)
+			err := e.store.Renew(rctx, runID, e.owner, e.ttl)
+			rcancel()
+			switch {
+			case err == nil:
+				valid, next = sent.Add(e.ttl), sent.Add(every)
+			case errors.Is(err, journal.ErrLeaseLost):
+				cancel(fmt.Errorf("durable: run %s: %w", runID, err))
+				return
+			default: // the store is unreachable: try again soon, until giveUp
+				next = time.Now().Add(margin)
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel(nil) }
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// lost returns the reason ctx, a heartbeat's context, ended, if the lease
+// was lost.
+func lost(ctx context.Context) error {
+	if err := context.Cause(ctx); errors.Is(err, journal.ErrLeaseLost) {
+		return err
+	}
+	return nil
+}
