@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/sagakit/sagakit/journal"
 	"github.com/sagakit/sagakit/saga"
@@ -134,7 +133,7 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 		x.Halt(fmt.Errorf("durable: state not journaled, no step run: %w", err))
 		return x.Finish()
 	}
-	now := time.Now()
+	now := rep.Start // the journal's start is the report's
 	hctx, stop := d.e.heartbeat(context.WithoutCancel(ctx), rep.RunID, now)
 	defer stop()
 	dr := d.newDriver(hctx, x, st, nil)

@@ -33,3 +33,5 @@ func (s *countingStore) Append(ctx context.Context, id, owner string, u journal.
 }
 
 var retryOnce = retry.Policy{}
+
+func jsonEncode(v any) ([]byte, error) { return json.Marshal(v) }
