@@ -123,10 +123,16 @@ func (e *Engine) driveClaimed(ctx context.Context, c claim, runID string) (*saga
 	return e.driveHeld(ctx, c, runID)
 }
 
-// driveHeld is driveClaimed once the run is marked busy.
+// driveHeld is driveClaimed once the run is marked busy. Its store calls
+// do not end with ctx: once a run is claimed, what is decided about it is
+// journaled; ctx's end stops the run at a step boundary (see drive).
 func (e *Engine) driveHeld(ctx context.Context, c claim, runID string) (*saga.Report, error) {
-	defer e.store.Release(context.WithoutCancel(ctx), runID, e.owner)
-	run, entries, err := e.store.Load(ctx, runID)
+	sctx := context.WithoutCancel(ctx)
+	defer e.store.Release(sctx, runID, e.owner)
+	if c.drain != nil && c.drain.Err() != nil {
+		return nil, ErrStopping
+	}
+	run, entries, err := e.store.Load(sctx, runID)
 	if err != nil {
 		return nil, fmt.Errorf("durable: load run: %w", err)
 	}
@@ -135,20 +141,20 @@ func (e *Engine) driveHeld(ctx context.Context, c claim, runID string) (*saga.Re
 	if req := run.Request; req.Verb != "" {
 		if run.Status.Final() {
 			why := fmt.Errorf("%w: run %s is %s", journal.ErrFinal, run.ID, run.Status)
-			return nil, errors.Join(why, e.store.Append(ctx, run.ID, e.owner, journal.Update{ClearRequest: true}, refusal(req, why)))
+			return nil, errors.Join(why, e.store.Append(sctx, run.ID, e.owner, journal.Update{ClearRequest: true}, refusal(req, why)))
 		}
 		if req.Verb == journal.Resolve || req.Verb == journal.Abandon {
-			return nil, e.settle(ctx, run, req)
+			return nil, e.settle(sctx, run, req)
 		}
 	}
 	def, ok := e.lookup(run.Saga)
 	if !ok {
-		return nil, e.setAside(ctx, run, fmt.Errorf("%w: run %s of saga %q", ErrUnknownSaga, run.ID, run.Saga))
+		return nil, e.setAside(sctx, run, fmt.Errorf("%w: run %s of saga %q", ErrUnknownSaga, run.ID, run.Saga))
 	}
 	rep, err := def.drive(ctx, c, run, entries)
 	var u undrivable
 	if errors.As(err, &u) {
-		return nil, e.setAside(ctx, run, u.err)
+		return nil, e.setAside(sctx, run, u.err)
 	}
 	return rep, err
 }

@@ -23,7 +23,10 @@ func testClaim(h *harness) {
 	h.create("failed-request", journal.Failed, "w0", time.Second)
 	h.create("succeeded", journal.Succeeded, "", 0)
 	h.create("comp-failed", journal.CompensationFailed, "", 0)
+	h.create("blocked", journal.Blocked, "", 0)
+	h.create("blocked-request", journal.Blocked, "", 0)
 	h.must(h.s.Request(ctx, "paused-request", journal.Request{Verb: journal.Resume}))
+	h.must(h.s.Request(ctx, "blocked-request", journal.Request{Verb: journal.Resume}))
 	h.must(h.s.Request(ctx, "failed-request", journal.Request{Verb: journal.Abandon, Note: "gone"}))
 	h.advance(time.Second) // failed-request's lease expires
 
@@ -31,7 +34,7 @@ func testClaim(h *harness) {
 	h.must(err)
 	gotIDs := ids(got)
 	slices.Sort(gotIDs)
-	h.diff("claimed runs", gotIDs, []string{"expired", "failed-request", "free", "paused-request"})
+	h.diff("claimed runs", gotIDs, []string{"blocked-request", "expired", "failed-request", "free", "paused-request"})
 	expiry := h.now().Add(30 * time.Second)
 	for _, r := range got {
 		if r.LeaseOwner != "w1" || !r.LeaseExpiry.Equal(expiry) {
@@ -58,7 +61,7 @@ func testClaim(h *harness) {
 	h.must(err)
 	gotIDs = ids(again)
 	slices.Sort(gotIDs)
-	h.diff("runs claimed after w1's leases expired", gotIDs, []string{"expired", "failed-request", "free", "paused-request"})
+	h.diff("runs claimed after w1's leases expired", gotIDs, []string{"blocked-request", "expired", "failed-request", "free", "paused-request"})
 }
 
 func testClaimLimit(h *harness) {

@@ -34,7 +34,7 @@ func testRequestFinal(h *harness) {
 		h.wantErr(h.s.Request(ctx, run.ID, journal.Request{Verb: journal.Resume}), journal.ErrFinal)
 		h.unchanged(run.ID, run, 1)
 	}
-	for _, st := range []journal.Status{journal.Running, journal.Compensating, journal.Paused, journal.CompensationFailed, journal.Failed} {
+	for _, st := range []journal.Status{journal.Running, journal.Compensating, journal.Paused, journal.CompensationFailed, journal.Failed, journal.Blocked} {
 		h.create(string(st), st, "", 0)
 		h.must(h.s.Request(ctx, string(st), journal.Request{Verb: journal.Compensate}))
 	}
