@@ -226,7 +226,7 @@ func (r *driver[S]) backward() (*saga.Report, error) {
 			return r.halt(err)
 		}
 		status = ""
-		err := r.x.Compensate(i)
+		err := r.x.CompensateContext(withKey(r.x.CompensationContext(), r.runID, r.name(i), r.attempt[i]), i)
 		if lerr := lost(r.jctx); lerr != nil {
 			return r.halt(lerr)
 		}

@@ -233,6 +233,18 @@ func (x *Execution[S]) cause() error {
 // cancellation, under their own timeout and retry policy. Call it only
 // after Abort returned true.
 func (x *Execution[S]) Compensate(i int) error {
+	return x.CompensateContext(&x.comp, i)
+}
+
+// CompensationContext returns the context compensations run on: detached
+// from the caller's cancellation, carrying the run's ID. It is set up by
+// Abort or Unwind.
+func (x *Execution[S]) CompensationContext() context.Context { return &x.comp }
+
+// CompensateContext is [Execution.Compensate] on ctx, which must derive
+// from [Execution.CompensationContext]: a runner adds values to it (a
+// durable runner, the idempotency key of the execution being undone).
+func (x *Execution[S]) CompensateContext(ctx context.Context, i int) error {
 	switch x.rep.Steps[i].Status {
 	case StepSucceeded:
 	case StepFailed:
@@ -242,7 +254,7 @@ func (x *Execution[S]) Compensate(i int) error {
 	default:
 		return nil
 	}
-	err := x.undo(&x.comp, i)
+	err := x.undo(ctx, i)
 	if err != nil {
 		x.mu.Lock()
 		x.compErrs = append(x.compErrs, err)
