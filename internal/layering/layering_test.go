@@ -26,6 +26,7 @@ var rules = map[string][]string{
 	"journal":        {},
 	"journal/sqlite": {"journal"},
 	"durable":        {"saga", "builder", "retry", "state", "journal", "internal/runid"},
+	"sagatest":       {"saga", "durable", "journal", "state", "builder", "retry", "internal/runid"},
 }
 
 // core packages may import only the standard library, golang.org/x/sync
