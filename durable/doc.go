@@ -19,9 +19,20 @@
 // step that was running when the process died has an unknown outcome: if
 // it is [saga.Idempotent] it runs again with the same idempotency key
 // ([IdempotencyKey]), and otherwise it is compensated with everything
-// before it. A run is resumed only by a definition with the same
-// fingerprint (step names, kinds, order, dependencies) as the one that
-// started it; otherwise recovery refuses with [ErrDefinitionChanged].
+// before it — unless it is the pivot without a way back, or the
+// definition pauses on failure: then the run pauses for a person
+// ([ErrOutcomeUnknown]). A run is resumed only by a definition with the
+// same fingerprint (step names, kinds, order, dependencies) as the one
+// that started it. A run no worker can drive (its saga is not registered,
+// its definition changed, its snapshot cannot be decoded) is set aside
+// with status [journal.Blocked] and the reason, so that it never stands
+// in the way of other runs; a request moves it on once the right code is
+// deployed.
+//
+// [Engine.Work] drives several runs at once ([WithConcurrency]) and keeps
+// claiming while they run. When its context ends, each run stops at its
+// next step boundary — a running step is not interrupted, nothing is
+// compensated — and its lease is released for another worker.
 //
 // # Pause, inspect, resume
 //
@@ -35,6 +46,57 @@
 // in compensation_failed are resumed the same way: their failed
 // compensations run again. The sagactl CLI records the same requests
 // without running code; the next worker carries them out.
+//
+// Operator requests are checked against the run's status when they are
+// carried out, not when they are made: a request on a run that has ended
+// meanwhile is refused and the refusal journaled. One engine drives a
+// run at most once at a time: a verb on a run the engine is driving
+// fails with [ErrBusy] and records nothing.
+//
+// # Guarantees
+//
+// What a step author can rely on, and what is asked in return:
+//
+//   - A run is never lost. Once [Definition.Run] has journaled a run, it
+//     ends succeeded, compensated, or in a status that waits for a person
+//     (paused, failed, compensation_failed, blocked) with the reason in
+//     its error: never silently stuck.
+//   - One driver at a time. Two engines never advance one run: every
+//     journal write checks the writer's lease (fencing), and a driver
+//     that cannot renew its lease ends the running step's and
+//     compensation's context, with [journal.ErrLeaseLost] as the cause, a
+//     tenth of the TTL before the lease expires, then writes nothing
+//     more. Within one engine, the run is driven by one caller at a time.
+//   - Exactly once, as far as the journal goes. A step journaled as
+//     succeeded never runs again, nor does a compensation journaled as
+//     succeeded; nothing is compensated that never started.
+//   - At least once, as far as the world goes. A step whose process died
+//     mid-step ran zero or one times; its outcome is unknown. It runs
+//     again only if it is [saga.Idempotent] (past the pivot, retriable
+//     steps run again as they would on any retry); otherwise it is
+//     compensated — the compensation must cope with an action that never
+//     happened — or the run pauses for a person. An unknown outcome is
+//     never taken for a success. Compensations, too, may run more than
+//     once.
+//   - The idempotency key. [IdempotencyKey] ("run/step/execution") is the
+//     same for the retries of one execution and for its re-run after a
+//     crash, and a compensation sees the key of the execution it undoes.
+//     Pass it to the services you call; they must take one effect per key
+//     and answer a repeat with the first outcome, and undo a key once.
+//   - The tombstone. A compensation can reach a service before its action
+//     does: a worker sends a request and stalls (a long GC pause, a
+//     frozen VM, SIGSTOP) for longer than its lease; another worker takes
+//     the run over and compensates it; then the stalled request arrives.
+//     A service asked to undo a key it has not seen records a tombstone
+//     for that key and refuses the action when it comes.
+//
+// The window the lease cannot close is a process frozen longer than its
+// lease while a request is on the wire: the lease stops everything the
+// process does after it wakes (its steps' contexts end at once, its
+// journal writes fail), but not a request already sent. Idempotency keys
+// and tombstones close it on the service's side; package sagatest has a
+// Participant that follows these rules, for tests. Choose a lease TTL
+// ([WithLeaseTTL]) well above the pauses your processes can suffer.
 //
 // Durable runs are sequential: steps run one at a time in plan order.
 package durable
