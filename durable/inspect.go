@@ -86,8 +86,8 @@ func reportStatus(s journal.Status) saga.Status {
 		return saga.StatusCompensated
 	case journal.CompensationFailed:
 		return saga.StatusCompensationFailed
-	case journal.Paused:
-		return saga.StatusPaused
+	case journal.Paused, journal.Blocked:
+		return saga.StatusPaused // waiting for a person
 	case journal.Failed, journal.Abandoned:
 		return saga.StatusFailed
 	}
