@@ -192,7 +192,7 @@ func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req j
 		if !r.unwind(h, -1, cause(h)) {
 			return r.refuse(req, fmt.Errorf("%w: run %s", ErrPastPivot, run.ID))
 		}
-		r.keep = &run.Error
+		r.keepError(run)
 		if err := r.write(journal.Update{Status: journal.Compensating, ClearRequest: true}, done); err != nil {
 			return r.halt(err)
 		}
@@ -216,7 +216,7 @@ func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req j
 			}
 			return d.recoverForward(r, h)
 		case journal.CompensationFailed, journal.Compensating:
-			r.keep = &run.Error
+			r.keepError(run)
 			if err := r.write(journal.Update{Status: journal.Compensating, ClearRequest: true}, done); err != nil {
 				return r.halt(err)
 			}
@@ -236,6 +236,14 @@ func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req j
 		return r.forward(pos)
 	}
 	return r.refuse(req, fmt.Errorf("%w: unknown verb %q", ErrBadRequest, req.Verb))
+}
+
+// keepError makes the run keep its error (the failure that stopped it)
+// when the driver ends it without a new failure.
+func (r *driver[S]) keepError(run journal.Run) {
+	if run.Error != "" {
+		r.keep = &run.Error
+	}
 }
 
 // refuse records that req was not carried out, and why, and clears it.

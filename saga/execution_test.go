@@ -7,6 +7,7 @@ import (
 
 	"github.com/matryer/is"
 
+	"github.com/sagakit/sagakit/retry"
 	"github.com/sagakit/sagakit/saga"
 )
 
@@ -94,13 +95,16 @@ func TestExecutionFence(t *testing.T) {
 	is := is.New(t)
 	errFence := errors.New("lease lost")
 	var stepCause, compCause error
+	compStarted := make(chan struct{})
 	sg := saga.New[trip]().
 		Step("a", do("a", nil), func(ctx context.Context, _ *trip) error {
+			close(compStarted)
 			<-ctx.Done()
 			compCause = context.Cause(ctx)
 			return ctx.Err()
-		}).
-		Step("b", func(ctx context.Context, _ *trip) error {
+		}, saga.CompensationRetry(retry.Policy{})).
+		Step("b", do("b", errBoom), nil).
+		Step("c", func(ctx context.Context, _ *trip) error {
 			<-ctx.Done()
 			stepCause = context.Cause(ctx)
 			return ctx.Err()
@@ -108,19 +112,33 @@ func TestExecutionFence(t *testing.T) {
 		Build()
 	caller, cancelCaller := context.WithCancel(context.Background())
 	defer cancelCaller()
+
+	// Forward: the running step sees the fence end.
 	fence, endFence := context.WithCancelCause(context.Background())
 	x, _ := sg.Start(caller, &trip{})
 	x.Fence(fence)
 	is.NoErr(x.Act(x.Context(), 0))
 	endFence(errFence)
+	is.True(x.Act(x.Context(), 2) != nil)
+	is.Equal(stepCause, errFence)
+	_, _ = x.Finish()
+
+	// Backward: a compensation ignores the caller, not the fence.
+	fence, endFence = context.WithCancelCause(context.Background())
+	x, _ = sg.Start(caller, &trip{})
+	x.Fence(fence)
+	is.NoErr(x.Act(x.Context(), 0))
 	is.True(x.Act(x.Context(), 1) != nil)
-	is.Equal(stepCause, errFence) // the step saw the fence end
 	is.True(x.Abort())
-	cancelCaller()      // ignored by compensations
-	_ = x.Compensate(0) // the fence has ended: the compensation stops too
+	cancelCaller()
+	go func() {
+		<-compStarted
+		endFence(errFence)
+	}()
+	is.True(x.Compensate(0) != nil)
 	is.Equal(compCause, errFence)
-	_, err := x.Finish()
-	is.True(err != nil)
+	rep, _ := x.Finish()
+	is.Equal(rep.Status, saga.StatusCompensationFailed)
 }
 
 // Halted and paused, a run reports paused: it waits for a person.
