@@ -2,7 +2,6 @@ package parallel
 
 import (
 	"context"
-	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -53,58 +52,31 @@ func Run[S any](ctx context.Context, sg *saga.Saga[S], state *S, opts ...Option)
 // started step has ended.
 func forward[S any](x *saga.Execution[S], plan *builder.Plan, limit int) bool {
 	g, gctx := errgroup.WithContext(x.Context())
-	w := &walk{
-		g: g, ctx: gctx, limit: limit,
-		run:     func(i int) error { return x.Act(gctx, i) },
-		next:    plan.Dependents,
-		waiting: make([]atomic.Int32, plan.Len()),
-	}
-	for i := range w.waiting {
-		w.waiting[i].Store(int32(len(plan.Deps(i))))
-	}
-	for _, i := range plan.Order() {
-		if len(plan.Deps(i)) == 0 {
-			w.start(i)
-		}
-	}
-	g.Wait()
+	w := newWalk(g, gctx, plan.Len(), limit,
+		func(i int) error { return x.Act(gctx, i) },
+		plan.Dependents)
+	w.all(plan.Order())
 	return int(w.ok.Load()) == plan.Len()
 }
 
 // backward compensates the steps that ran, each after every step that
 // depends on it (and ran) has been compensated; independent ones at once.
+// A step that ran had all of its dependencies succeed, so they ran too:
+// the walk over the steps that ran, in reverse plan order, holds every
+// step one of them waits for.
 func backward[S any](x *saga.Execution[S], plan *builder.Plan, limit int) {
-	n := plan.Len()
-	ran := make([]bool, n)
-	for i, s := range x.Report().Steps {
-		ran[i] = s.Status != saga.StepPending
+	order, steps := plan.Order(), x.Report().Steps
+	ran := make([]int, 0, len(order))
+	for k := len(order) - 1; k >= 0; k-- {
+		if i := order[k]; steps[i].Status != saga.StepPending {
+			ran = append(ran, i)
+		}
 	}
-	w := &walk{
-		g: new(errgroup.Group), ctx: context.Background(), limit: limit,
-		run: func(i int) error {
+	w := newWalk(new(errgroup.Group), context.Background(), plan.Len(), limit,
+		func(i int) error {
 			x.Compensate(i) // failures are collected by the Execution
 			return nil
 		},
-		next: func(i int) []int {
-			if !ran[i] {
-				return nil
-			}
-			return plan.Deps(i)
-		},
-		waiting: make([]atomic.Int32, n),
-	}
-	for i := range n {
-		for _, j := range plan.Dependents(i) {
-			if ran[j] {
-				w.waiting[i].Add(1)
-			}
-		}
-	}
-	order := plan.Order()
-	for k := len(order) - 1; k >= 0; k-- {
-		if i := order[k]; ran[i] && w.waiting[i].Load() == 0 {
-			w.start(i)
-		}
-	}
-	w.g.Wait()
+		plan.Deps)
+	w.all(ran)
 }
