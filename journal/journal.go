@@ -177,11 +177,12 @@ type Store interface {
 	// lease is free or expired. Each run is claimed by one owner at a time.
 	Claim(ctx context.Context, owner string, ttl time.Duration, n int) ([]Run, error)
 
-	// Acquire leases one run to owner until now+ttl, if its lease is free,
-	// expired or already owner's, and returns its header. It fails with
-	// ErrNotFound, or ErrLeaseLost when another worker holds the lease.
-	// Operator verbs called as library functions use it to drive a given
-	// run at once.
+	// Acquire leases one run to owner until now+ttl, if its lease is free
+	// or expired, and returns its header. A live lease is never granted
+	// again, not even to its own owner: one lease, one driver. It fails
+	// with ErrNotFound, or ErrLeaseLost when the lease is live. Operator
+	// verbs called as library functions use it to drive a given run at
+	// once.
 	Acquire(ctx context.Context, runID, owner string, ttl time.Duration) (Run, error)
 
 	// Renew extends owner's lease on a run to now+ttl (a heartbeat). It

@@ -274,8 +274,8 @@ func (m *Memory) Acquire(ctx context.Context, runID, owner string, ttl time.Dura
 	}
 	now := utc(m.now())
 	h := &r.run
-	if h.LeaseOwner != "" && h.LeaseOwner != owner && now.Before(h.LeaseExpiry) {
-		return Run{}, fmt.Errorf("%w: run %q", ErrLeaseLost, runID)
+	if h.LeaseOwner != "" && now.Before(h.LeaseExpiry) {
+		return Run{}, fmt.Errorf("%w: run %q is leased to %q", ErrLeaseLost, runID, h.LeaseOwner)
 	}
 	h.LeaseOwner, h.LeaseExpiry = owner, now.Add(ttl)
 	return copyRun(*h), nil

@@ -188,6 +188,7 @@ func testUpdated(h *harness) {
 	// The lease calls leave Updated too.
 	h.advance(time.Second)
 	h.must(h.s.Renew(ctx, "run-1", "w1", time.Hour))
+	h.must(h.s.Release(ctx, "run-1", "w1"))
 	_, err := h.s.Acquire(ctx, "run-1", "w1", time.Hour)
 	h.must(err)
 	h.must(h.s.Release(ctx, "run-1", "w1"))

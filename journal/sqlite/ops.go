@@ -260,8 +260,8 @@ func (w *writer) acquire(runID, owner string, ttl, now int64) (journal.Run, erro
 	if err != nil {
 		return journal.Run{}, err
 	}
-	if leaseOwner != "" && leaseOwner != owner && expiry > now {
-		return journal.Run{}, fmt.Errorf("sqlite: %w: run %q", journal.ErrLeaseLost, runID)
+	if leaseOwner != "" && expiry > now {
+		return journal.Run{}, fmt.Errorf("sqlite: %w: run %q is leased to %q", journal.ErrLeaseLost, runID, leaseOwner)
 	}
 	rows, err := w.query(`UPDATE runs SET lease_owner = ?, lease_expiry = ? WHERE id = ? RETURNING `+runColumns,
 		owner, now+ttl, runID)
