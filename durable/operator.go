@@ -25,6 +25,9 @@ import (
 // run: the request then stays recorded, and is carried out (or refused,
 // if the run has ended by then) once that worker lets the run go.
 // A request is checked against the run's status when it is carried out.
+// When ctx ends while a verb drives the run, the run stops at its next
+// step boundary (a running step is not interrupted) and is left, lease
+// released, for a worker to carry on; the verb returns [ErrStopping].
 
 // Resume continues a paused, failed or blocked run forward from the step
 // where it stopped, running that step again (under the same idempotency
