@@ -154,3 +154,54 @@ func TestBadInput(t *testing.T) {
 		is.Equal(mustLoad(t, store, "run-c").Status, journal.Succeeded)
 	})
 }
+
+// An operator whose call is cancelled mid-step leaves the run at the next
+// step boundary for a worker, compensating nothing.
+func TestVerbCancelledStopsAtAStepBoundary(t *testing.T) {
+	is := is.New(t)
+	store := journal.NewMemory()
+	var c calls
+	g, fail := newGate(), true
+	step := func(name string) func(context.Context, *Order) error {
+		return func(context.Context, *Order) error { c.inc(name); return nil }
+	}
+	sg := saga.New[Order]().Name("order").
+		Step("reserve", step("reserve"), step("undo reserve")).
+		Step("ship", func(ctx context.Context, _ *Order) error {
+			c.inc("ship")
+			if fail {
+				return errShip
+			}
+			return g.wait(ctx)
+		}, step("undo ship")).
+		Step("notify", step("notify"), nil).
+		Build()
+	e := durable.NewEngine(store)
+	d, _ := durable.Register(e, sg, durable.PauseOnFailure())
+	_, _ = d.Run(saga.WithRunID(context.Background(), "run-1"), &Order{})
+	fail = false
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Resume(ctx, "run-1", "go on")
+		done <- err
+	}()
+	<-g.entered
+	cancel() // ship is not interrupted
+	g.release()
+	err := <-done
+	is.True(errors.Is(err, durable.ErrStopping))
+	run, entries, _ := store.Load(context.Background(), "run-1")
+	is.Equal(run.Status, journal.Running) // left for a worker
+	is.Equal(run.LeaseOwner, "")
+	last := entries[len(entries)-1]
+	is.Equal(last.Kind, journal.StepSucceeded) // ship's end is journaled
+	is.Equal(c.get("undo reserve"), 0)
+	is.Equal(c.get("notify"), 0)
+	n, err := e.Recover(context.Background(), 0)
+	is.NoErr(err)
+	is.Equal(n, 1)
+	is.Equal(mustLoad(t, store, "run-1").Status, journal.Succeeded)
+	is.Equal(c.get("ship"), 2) // the failed one, the resumed one: not a third
+	is.Equal(c.get("notify"), 1)
+}
