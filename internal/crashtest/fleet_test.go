@@ -24,7 +24,7 @@ import (
 )
 
 // The machinery of the tests that run several live processes at once on
-// one journal (zombie_test.go): workers that
+// one journal (zombie_test.go, verbs_test.go): workers and operators that
 // are not planned to die at a point, but are frozen, signalled and raced
 // against each other. TestFleetChild is their entry point, selected by
 // childEnv as TestChild is; each process writes what it sees into an
@@ -35,8 +35,10 @@ import (
 type role string
 
 const (
-	zombieRole role = "zombie" // zombie_test.go: drives runs, is frozen
-	takerRole  role = "taker"  // zombie_test.go: takes the frozen runs over
+	zombieRole     role = "zombie"      // zombie_test.go: drives runs, is frozen
+	takerRole      role = "taker"       // zombie_test.go: takes the frozen runs over
+	verbWorkerRole role = "verb_worker" // verbs_test.go: live runs and Engine.Work
+	operatorRole   role = "operator"    // verbs_test.go: fires operator verbs
 )
 
 // fleetPlan is what the parent asks of a fleet process.
@@ -47,11 +49,14 @@ type fleetPlan struct {
 	TTL   time.Duration // the engine's lease TTL
 	Step  time.Duration // how long this process's steps take
 	Runs  []string      // runs this process starts
+	Calls []verbCall    // operatorRole: the verbs it fires
 }
 
 func (p fleetPlan) journal() string     { return filepath.Join(p.Dir, "journal.db") }
 func (p fleetPlan) participant() string { return filepath.Join(p.Dir, "participant.db") }
 func (p fleetPlan) events() string      { return eventsPath(p.Dir, p.Owner) }
+func (p fleetPlan) barrier() string     { return filepath.Join(p.Dir, "barrier") }
+func (p fleetPlan) broken() string      { return filepath.Join(p.Dir, "broken") }
 
 func eventsPath(dir, owner string) string { return filepath.Join(dir, "events-"+owner+".jsonl") }
 
@@ -86,6 +91,10 @@ func TestFleetChild(t *testing.T) {
 		zombieChild(ctx, t, p, rec, part, ev)
 	case takerRole:
 		takerChild(ctx, t, p, rec, part, ev)
+	case verbWorkerRole:
+		verbWorkerChild(ctx, t, p, rec, part, ev)
+	case operatorRole:
+		operatorChild(ctx, t, p, rec, part, ev)
 	default:
 		t.Fatalf("fleet child: unknown role %q", p.Role)
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // participant is the outside world of the tests that run several worker
-// processes at once (zombie_test.go): a service that keeps
+// processes at once (zombie_test.go, verbs_test.go): a service that keeps
 // what it did in a SQLite file of its own, which any number of processes
 // may call at the same time. It follows the pattern step authors are told
 // to follow, since durable runs steps and compensations at least once,
