@@ -1,7 +1,9 @@
 // Package crashtest holds sagakit's durability tests: sagas run in a child
 // process that is killed with SIGKILL at a chosen point, and a second
-// engine recovers what the journal kept. The package has no code of its
-// own; everything is in its tests.
+// engine recovers what the journal kept; or several live processes share
+// one journal while one of them is frozen with SIGSTOP, or while they race
+// operator verbs against each other. The package has no code of its own;
+// everything is in its tests.
 //
 // # How a test goes
 //
@@ -52,6 +54,97 @@
 // key of its second execution ("run/step/2", kept if it runs again after
 // the crash), nothing compensated that never took effect, and the other
 // paused run left alone.
+//
+// # A backlog of runs no worker can drive
+//
+// TestCrashWithUndrivableBacklog (backlog_test.go) puts into the journal,
+// before the child runs, runs older than the child's and more than a
+// Recover batch that no worker can carry on: their saga is not
+// registered, their fingerprint is an older definition's, or their state
+// snapshot does not decode, left running or compensating by a dead worker
+// (created through the store's Create); one more has a pending Resume
+// (refused: its saga is not registered), another a pending Abandon
+// (carried out: it needs no definition). After the crash, recovery must
+// set each of them aside once (journal.Blocked, the reason in its error,
+// a journal.RunBlocked entry keeping the status it had), recover every
+// one of the child's runs as checkRun wants, and claim nothing more
+// afterwards, in this worker or another.
+//
+// # Several live processes
+//
+// The fleet tests (fleet_test.go) start the test binary as long-lived
+// processes (TestFleetChild, selected by SAGAKIT_CRASH_CHILD like
+// TestChild, with a role in its plan): workers and operators on one
+// SQLite journal. Each process logs what it does to an event log of its
+// own, one line per write(2): every journal call and its outcome (a
+// journal.Store wrapper: which entries it wrote, by their times, which
+// runs it claimed, which leases it renewed), its runs' ends, what its
+// steps saw. The outside world is a participant on a SQLite file of its
+// own (participant_test.go), safe for any number of processes, which
+// follows the pattern step authors are told to follow: an action's effect
+// is taken once per idempotency key, in the transaction that checks the
+// key; a compensation undoes the step's effects and leaves a tombstone on
+// the step, so that an action arriving after its compensation is
+// refused. It records every call with its caller and time, and notices
+// two executions of one step of one run at once.
+//
+// # The zombie window
+//
+// TestZombieWindow (zombie_test.go) runs two workers with a lease of one
+// second. Worker 1 runs six runs at once, each of which reaches a part of
+// a step or compensation that is slow in worker 1 only: aware parts wait
+// for their context, blind ones (a call on its way to the outside world
+// when the process froze) wait for the thaw whatever their context says.
+// The parent freezes worker 1 with SIGSTOP, at a moment when it holds
+// neither file's write lock (it probes the lock while worker 1 is
+// stopped, and lets it go on and tries again if worker 1 holds one),
+// waits until worker 2 (Engine.Work) has claimed every run after its
+// lease expired and finished it (re-run under the same key, or
+// compensated) and at least 2.5 TTLs have passed, then thaws worker 1
+// with SIGCONT. It checks that each run ended as it must (succeeded or
+// compensated) and the world agrees, each step taking effect once; that
+// the only executions at once were the window's (in each run, worker 2
+// ran the step worker 1 was frozen in, or its compensation, while worker
+// 1's execution was in progress); that the journal holds no entry of
+// worker 1 after worker 2's first, and that
+// every journal call worker 1 began after the thaw was refused; that
+// worker 2 claimed no run before worker 1's lease on it could have
+// expired; that worker 1's runs stopped with journal.ErrLeaseLost, and
+// its aware parts saw their context end with it and made no effect; and
+// that every call worker 1 made to the world after the thaw was
+// deduplicated by its key or refused by a tombstone (or found its undo
+// done), at most one per blind part. It logs the window: how long after
+// SIGCONT each slow part's context ended, when each late call went out
+// and what became of it, and when worker 2 took each run over. It asserts
+// no duration.
+//
+// # Operator verbs from two processes
+//
+// TestConcurrentVerbs (verbs_test.go) pauses six runs (PauseOnFailure,
+// a flag file breaking their ship step) and fixes the cause of four.
+// Then two operator processes wait at a barrier (a file) while a worker
+// process drives three live runs, with slow steps, and runs Engine.Work.
+// At the barrier, both operators fire, each verb in a goroutine of its
+// own, Resume, RetryStep, Compensate, Abandon and Resolve at the same runs
+// (the live ones included, and twice at one run from one engine). When
+// everything has settled, the parent stops the worker and checks that
+// every run is in one final or person-needed status, with nothing pending
+// and nothing after its end but refusals; that the live runs, which their
+// worker held throughout, succeeded; that the world agrees with each
+// run's journal; that no step or compensation of a run ran twice at once;
+// and that each verb did what it asked (nil), or recorded nothing
+// (journal.ErrFinal, durable.ErrBusy), or had its request answered once,
+// carried out or refused, by whoever drove the run next.
+//
+// The journal holds one pending request per run: a request made while
+// another is open replaces it, or is cleared when the other is recorded
+// as carried out, so that it is neither carried out nor refused, and its
+// caller may be told nil (another operator's request was carried out) or
+// that it stays recorded. TestRacingRequestReplacesAnother and
+// TestRequestClearedByAnother (requests_test.go) show both orders
+// deterministically, and fail until durable keeps such requests;
+// TestConcurrentVerbs reports the requests it loses that way
+// (knownRequestLoss) and fails on any other.
 //
 // The tests need a Unix system; elsewhere they skip.
 package crashtest
