@@ -20,7 +20,9 @@ import (
 // A verb returns nil when it did what was asked, and the run's report
 // rebuilt from its whole journal (as [Inspect] does). It fails with
 // [ErrBusy], recording nothing, when this engine is driving the run
-// already; with [journal.ErrFinal] on a run that has ended; and with an
+// already; with [journal.ErrPending], recording nothing, while another
+// request on the run waits to be carried out (a run holds one at a time);
+// with [journal.ErrFinal] on a run that has ended; and with an
 // error matching [journal.ErrLeaseLost] when another worker drives the
 // run: the request then stays recorded, and is carried out (or refused,
 // if the run has ended by then) once that worker lets the run go.

@@ -146,6 +146,7 @@ var (
 	ErrExists    = errors.New("journal: run already exists")
 	ErrLeaseLost = errors.New("journal: lease held by another worker")
 	ErrFinal     = errors.New("journal: run is over")
+	ErrPending   = errors.New("journal: another request is pending on the run")
 	ErrClosed    = errors.New("journal: store closed")
 )
 
@@ -194,8 +195,11 @@ type Store interface {
 	Release(ctx context.Context, runID, owner string) error
 
 	// Request records an operator request on a run, with a RequestMade
-	// entry carrying its note. It needs no lease. It fails with ErrFinal
-	// for a run whose status is final, and ErrNotFound.
+	// entry carrying its note. It needs no lease. A run holds one pending
+	// request at a time: Request fails with ErrPending while another is
+	// pending (so that no request replaces another unseen, and the worker
+	// that carries one out clears that one), with ErrFinal for a run whose
+	// status is final, and with ErrNotFound.
 	Request(ctx context.Context, runID string, r Request) error
 
 	// Close releases the store's resources. Calls after Close fail with

@@ -347,6 +347,9 @@ func (m *Memory) Request(ctx context.Context, runID string, req Request) error {
 	if r.run.Status.Final() {
 		return fmt.Errorf("%w: run %q is %s", ErrFinal, runID, r.run.Status)
 	}
+	if p := r.run.Request; p.Verb != "" {
+		return fmt.Errorf("%w: run %q has %s pending", ErrPending, runID, p.Verb)
+	}
 	now := utc(m.now())
 	r.append([]Entry{{Kind: RequestMade, Verb: req.Verb, Step: req.Step, Note: req.Note}}, now)
 	r.run.Request = req

@@ -133,18 +133,16 @@
 // worker held throughout, succeeded; that the world agrees with each
 // run's journal; that no step or compensation of a run ran twice at once;
 // and that each verb did what it asked (nil), or recorded nothing
-// (journal.ErrFinal, durable.ErrBusy), or had its request answered once,
-// carried out or refused, by whoever drove the run next.
+// (journal.ErrFinal, durable.ErrBusy, journal.ErrPending), or had its
+// request answered once, carried out or refused, by whoever drove the run
+// next; and that no two requests on a run were ever open at once.
 //
-// The journal holds one pending request per run: a request made while
-// another is open replaces it, or is cleared when the other is recorded
-// as carried out, so that it is neither carried out nor refused, and its
-// caller may be told nil (another operator's request was carried out) or
-// that it stays recorded. TestRacingRequestReplacesAnother and
-// TestRequestClearedByAnother (requests_test.go) show both orders
-// deterministically, and fail until durable keeps such requests;
-// TestConcurrentVerbs reports the requests it loses that way
-// (knownRequestLoss) and fails on any other.
+// The journal holds one pending request per run, and refuses a second
+// (journal.ErrPending) until the first is carried out: otherwise a
+// request made while another is open would replace it, or be cleared when
+// the other is recorded as carried out, neither carried out nor refused.
+// TestRacingRequestRefused and TestRequestWhileAnotherIsCarriedOut
+// (requests_test.go) drive both orders deterministically.
 //
 // The tests need a Unix system; elsewhere they skip.
 package crashtest

@@ -118,30 +118,36 @@ func unanswered(t *testing.T, store journal.Store, id string) ([]string, *durabl
 }
 
 // A second request made before the first operator's engine took the
-// lease replaces the first: the first operator's engine then carries out
-// the second's request, and its verb returns nil as if it had done what
-// it asked.
-func TestRacingRequestReplacesAnother(t *testing.T) {
+// lease is refused (a run holds one pending request at a time), records
+// nothing, and the first operator's engine carries out its own request.
+func TestRacingRequestRefused(t *testing.T) {
 	p := plan{Dir: t.TempDir()}
 	store, l := pausedRun(t, p, "race-1")
-	var aRequested, bRequested, aDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
-	a := operatorEngine(t, p, hookedStore{Store: store, beforeAcquire: func() { close(aRequested); <-bRequested }}, l, "operator-a")
-	b := operatorEngine(t, p, hookedStore{Store: store, beforeAcquire: func() { close(bRequested); <-aDone }}, l, "operator-b")
-	var repA *saga.Report
-	var errA error
+	aRequested, bDone := make(chan struct{}), make(chan struct{})
+	a := operatorEngine(t, p, hookedStore{Store: store, beforeAcquire: func() { close(aRequested); <-bDone }}, l, "operator-a")
+	b := operatorEngine(t, p, store, l, "operator-b")
+	errA := make(chan error, 1)
 	go func() {
-		defer close(aDone)
-		repA, errA = a.Resume(t.Context(), "race-1", "resume: the invoice service is back")
+		_, err := a.Resume(t.Context(), "race-1", "resume: the invoice service is back")
+		errA <- err
 	}()
 	<-aRequested
 	_, errB := b.Compensate(t.Context(), "race-1", "compensate: the customer cancelled")
-	<-aDone
-	lost, v := unanswered(t, store, "race-1")
-	if repA != nil {
-		t.Logf("Resume returned %v, its report says %s; Compensate returned %v", errA, repA.Status, errB)
+	close(bDone)
+	if !errors.Is(errB, journal.ErrPending) {
+		t.Errorf("Compensate while a Resume is pending: %v, want journal.ErrPending", errB)
 	}
-	if errA == nil && v.Run.Status != journal.Succeeded {
-		t.Errorf("Resume returned nil, but the run is %s: its engine carried out another operator's request", v.Run.Status)
+	if err := <-errA; err != nil {
+		t.Errorf("Resume: %v", err)
+	}
+	lost, v := unanswered(t, store, "race-1")
+	if v.Run.Status != journal.Succeeded {
+		t.Errorf("run %s, want succeeded: the resume was carried out", v.Run.Status)
+	}
+	for _, e := range v.Entries {
+		if strings.HasPrefix(e.Note, "compensate:") {
+			t.Errorf("the refused request left an entry: %+v", e)
+		}
 	}
 	if len(lost) > 0 {
 		t.Errorf("requests neither carried out nor refused: %q", lost)
@@ -151,19 +157,17 @@ func TestRacingRequestReplacesAnother(t *testing.T) {
 	}
 }
 
-// A request made while another operator's engine carries one out is
-// cleared when that engine records its own as carried out: the second
-// operator was told its request stays recorded for the next worker, but
-// no worker ever sees it.
-func TestRequestClearedByAnother(t *testing.T) {
+// A request made while another operator's engine is about to carry out
+// its own is refused as well: the pending one is never cleared unseen.
+func TestRequestWhileAnotherIsCarriedOut(t *testing.T) {
 	p := plan{Dir: t.TempDir()}
 	store, l := pausedRun(t, p, "race-2")
-	var aLoaded, bRequested = make(chan struct{}), make(chan struct{})
+	aLoaded, bDone := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	a := operatorEngine(t, p, hookedStore{Store: store, afterLoad: func() {
-		once.Do(func() { close(aLoaded); <-bRequested })
+		once.Do(func() { close(aLoaded); <-bDone })
 	}}, l, "operator-a")
-	b := operatorEngine(t, p, hookedStore{Store: store, afterRequest: func() { close(bRequested) }}, l, "operator-b")
+	b := operatorEngine(t, p, store, l, "operator-b")
 	done := make(chan error, 1)
 	go func() {
 		_, err := a.Resume(t.Context(), "race-2", "resume: the invoice service is back")
@@ -171,16 +175,17 @@ func TestRequestClearedByAnother(t *testing.T) {
 	}()
 	<-aLoaded
 	_, errB := b.Compensate(t.Context(), "race-2", "compensate: the customer cancelled")
-	if !errors.Is(errB, journal.ErrLeaseLost) || !strings.Contains(errB.Error(), "stays recorded") {
-		t.Fatalf("Compensate while another engine drives the run: %v, want journal.ErrLeaseLost", errB)
+	close(bDone)
+	if !errors.Is(errB, journal.ErrPending) {
+		t.Errorf("Compensate while another request is carried out: %v, want journal.ErrPending", errB)
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("Resume: %v", err)
 	}
-	// The next worker carries out, or refuses, what is pending.
+	// Nothing is left for the next worker.
 	w := operatorEngine(t, p, store, l, "worker")
-	if _, err := w.Recover(t.Context(), 0); err != nil {
-		t.Fatalf("recover: %v", err)
+	if n, err := w.Recover(t.Context(), 0); err != nil || n != 0 {
+		t.Fatalf("recover: %d runs, %v", n, err)
 	}
 	lost, v := unanswered(t, store, "race-2")
 	if len(lost) > 0 {

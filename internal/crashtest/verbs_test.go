@@ -43,7 +43,8 @@ import (
 // consistent with the outside world; no step (or compensation) of a run
 // ran twice at once; a verb either did what it asked or failed, and a
 // request that lost the race was refused ("refused: " entry) or never
-// recorded (journal.ErrFinal, durable.ErrBusy), or, recorded while another
+// recorded (journal.ErrFinal, durable.ErrBusy, journal.ErrPending: a run
+// holds one pending request at a time), or, recorded while another
 // process drove the run (journal.ErrLeaseLost), was carried out or
 // refused later; nothing was carried out on a run that had ended.
 
@@ -229,6 +230,8 @@ func verbClass(err error) string {
 		return ""
 	case errors.Is(err, durable.ErrBusy):
 		return "busy"
+	case errors.Is(err, journal.ErrPending):
+		return "pending"
 	case errors.Is(err, journal.ErrFinal):
 		return "final"
 	case errors.Is(err, journal.ErrLeaseLost):
@@ -500,18 +503,11 @@ func checkVerbWorld(t *testing.T, part *participant, views map[string]*durable.V
 
 // requestFate is what became of a recorded request. overlapped: another
 // request on the run was made while it was open (made and not answered),
-// which the journal, holding one pending request per run, cannot keep
-// apart (see requests_test.go).
+// which the journal, holding one pending request per run, must refuse.
 type requestFate struct {
 	made, carried, refused int
 	overlapped             bool
 }
-
-// knownRequestLoss: durable loses a request made while another is open on
-// the same run (TestRacingRequestReplacesAnother,
-// TestRequestClearedByAnother). TestConcurrentVerbs reports such losses
-// but fails only on others. Set it to false once durable keeps them.
-const knownRequestLoss = true
 
 // requestFates pairs each run's recorded requests (by note, which is
 // unique) with what became of them: carried out (an entry with the same
@@ -560,17 +556,15 @@ func requestFates(t *testing.T, views map[string]*durable.View, dumps map[string
 }
 
 // checkVerbRequests checks each verb against the journal: a verb that
-// returned nil had its request carried out; one that failed with ErrFinal
-// or ErrBusy recorded nothing (or, for ErrFinal, was refused); one that
-// found the run driven elsewhere (ErrLeaseLost) left its request recorded,
-// and it was carried out or refused later; every request recorded was
-// answered once. A request lost to another made while it was open is the
-// known durable bug (knownRequestLoss): reported, not failed.
+// returned nil had its request carried out; one that failed with ErrFinal,
+// ErrBusy or ErrPending recorded nothing (or, for ErrFinal, was refused);
+// one that found the run driven elsewhere (ErrLeaseLost) left its request
+// recorded, and it was carried out or refused later; every request
+// recorded was answered once, and no two were open at once.
 func checkVerbRequests(t *testing.T, verbs []event, views map[string]*durable.View, dumps map[string]string) {
 	t.Helper()
 	fates := requestFates(t, views, dumps)
 	classes := map[string]int{}
-	var lost []string
 	for _, e := range verbs {
 		classes[e.Class]++
 		f := fates[e.Note]
@@ -578,10 +572,6 @@ func checkVerbRequests(t *testing.T, verbs []event, views map[string]*durable.Vi
 			f = &requestFate{}
 		}
 		fail := func(want string) {
-			if knownRequestLoss && f.overlapped && f.made == 1 && f.carried+f.refused == 0 {
-				lost = append(lost, fmt.Sprintf("%s returned %q", e.Note, e.Err))
-				return
-			}
 			t.Errorf("%s %s on %s returned %q; %s, but its request was made %d times, carried out %d, refused %d:\n%s",
 				e.Note, e.What, e.Run, e.Err, want, f.made, f.carried, f.refused, dumps[e.Run])
 		}
@@ -591,9 +581,9 @@ func checkVerbRequests(t *testing.T, verbs []event, views map[string]*durable.Vi
 			if f.made != 1 || f.carried != 1 || f.refused != 0 {
 				fail("it did what it asked")
 			}
-		case "busy":
+		case "busy", "pending":
 			if f.made != 0 {
-				fail("this engine drove the run already, so nothing was recorded")
+				fail("nothing was recorded")
 			}
 		case "final":
 			if f.made != 0 && !(f.refused == 1 && f.carried == 0) {
@@ -609,16 +599,13 @@ func checkVerbRequests(t *testing.T, verbs []event, views map[string]*durable.Vi
 	}
 	for note, f := range fates {
 		switch {
+		case f.overlapped:
+			t.Errorf("request %q was open while another was made on the same run", note)
 		case f.carried+f.refused > 1:
 			t.Errorf("request %q carried out %d times, refused %d", note, f.carried, f.refused)
-		case f.carried+f.refused == 0 && !(knownRequestLoss && f.overlapped):
+		case f.carried+f.refused == 0:
 			t.Errorf("request %q neither carried out nor refused", note)
 		}
 	}
 	t.Logf("verb outcomes: %v", classes)
-	if len(lost) > 0 {
-		slices.Sort(lost)
-		t.Logf("known durable bug: %d of %d verbs lost their request to another made while it was open:\n\t%s",
-			len(lost), len(verbs), strings.Join(lost, "\n\t"))
-	}
 }

@@ -62,6 +62,7 @@ var cases = []testCase{
 	{"RequestFinal", testRequestFinal},
 	{"RequestNotFound", testRequestNotFound},
 	{"RequestClaim", testRequestClaim},
+	{"RequestPending", testRequestPending},
 	{"Close", testClose},
 	{"ConcurrentAppends", testConcurrentAppends},
 }

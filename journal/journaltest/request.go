@@ -1,6 +1,7 @@
 package journaltest
 
 import (
+	"errors"
 	"time"
 
 	"github.com/sagakit/sagakit/journal"
@@ -69,4 +70,40 @@ func testRequestClaim(h *harness) {
 	h.must(err)
 	h.diff("runs claimed after the request was carried out", ids(got), []string{})
 	h.wantErr(h.s.Request(ctx, "run-1", journal.Request{Verb: journal.Resume}), journal.ErrFinal)
+}
+
+// testRequestPending: a run holds one pending request; a second one is
+// refused until a worker carried the first out (and cleared it).
+func testRequestPending(h *harness) {
+	ctx := h.t.Context()
+	h.create("run-1", journal.Paused, "", 0)
+	h.must(h.s.Request(ctx, "run-1", journal.Request{Verb: journal.Resume, Note: "first"}))
+	before, _ := h.load("run-1")
+	h.wantErr(h.s.Request(ctx, "run-1", journal.Request{Verb: journal.Compensate, Note: "second"}), journal.ErrPending)
+	h.unchanged("run-1", before, 2)
+
+	claimed, err := h.s.Claim(ctx, "w1", time.Minute, 10)
+	h.must(err)
+	h.diff("claimed request", claimed[0].Request, journal.Request{Verb: journal.Resume, Note: "first"})
+	h.must(h.s.Append(ctx, "run-1", "w1", journal.Update{Status: journal.Running, ClearRequest: true},
+		journal.Entry{Kind: journal.RequestCarriedOut, Verb: journal.Resume, Note: "first"}))
+	h.must(h.s.Request(ctx, "run-1", journal.Request{Verb: journal.Compensate, Note: "second"}))
+
+	// Two requests at once: one is recorded, the other refused.
+	h.create("run-2", journal.Paused, "", 0)
+	errs := make(chan error, 2)
+	for _, v := range []journal.Verb{journal.Resume, journal.Abandon} {
+		go func() { errs <- h.s.Request(ctx, "run-2", journal.Request{Verb: v}) }()
+	}
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) {
+		h.t.Fatalf("two requests at once: errors %v and %v, want one recorded and one refused with ErrPending", e1, e2)
+	}
+	if e := errors.Join(e1, e2); !errors.Is(e, journal.ErrPending) {
+		h.t.Fatalf("the refused request failed with %v, want ErrPending", e)
+	}
+	_, es := h.load("run-2")
+	if len(es) != 2 {
+		h.t.Fatalf("%d entries after two requests at once, want 2", len(es))
+	}
 }

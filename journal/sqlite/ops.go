@@ -300,10 +300,10 @@ func (w *writer) release(runID, owner string) error {
 
 func (w *writer) request(runID string, r *journal.Request, now int64) error {
 	defer delete(w.leases, runID)
-	var status string
+	var status, pending string
 	var seq int64
-	err := w.queryRow(`SELECT status, (SELECT coalesce(max(seq), 0) FROM entries WHERE run_id = r.id)
-		FROM runs r WHERE r.id = ?`, []any{&status, &seq}, runID)
+	err := w.queryRow(`SELECT status, request_verb, (SELECT coalesce(max(seq), 0) FROM entries WHERE run_id = r.id)
+		FROM runs r WHERE r.id = ?`, []any{&status, &pending, &seq}, runID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlite: %w: %q", journal.ErrNotFound, runID)
 	}
@@ -312,6 +312,9 @@ func (w *writer) request(runID string, r *journal.Request, now int64) error {
 	}
 	if journal.Status(status).Final() {
 		return fmt.Errorf("sqlite: %w: run %q is %s", journal.ErrFinal, runID, status)
+	}
+	if pending != "" {
+		return fmt.Errorf("sqlite: %w: run %q has %s pending", journal.ErrPending, runID, pending)
 	}
 	_, err = w.exec(`UPDATE runs SET request_verb = ?, request_step = ?, request_note = ?, note = ?, updated = ?
 		WHERE id = ?`, string(r.Verb), r.Step, r.Note, r.Note, now, runID)
