@@ -128,18 +128,7 @@ func TestResumeCompensationFailed(t *testing.T) {
 	e := durable.NewEngine(store)
 	refundDown := true
 	var c calls
-	sg := saga.New[Order]().Name("order").
-		WithCompensationRetry(retryOnce).
-		Step("charge", func(context.Context, *Order) error { return nil }, func(context.Context, *Order) error {
-			c.inc("refund")
-			if refundDown {
-				return errors.New("refund service down")
-			}
-			return nil
-		}).
-		Step("ship", func(context.Context, *Order) error { return errShip }, nil).
-		Build()
-	d, _ := durable.Register(e, sg)
+	d, _ := durable.Register(e, refundSaga(&c, &refundDown))
 	rep, err := d.Run(saga.WithRunID(context.Background(), "run-f"), &Order{})
 	is.True(errors.Is(err, saga.ErrCompensationFailed))
 	is.Equal(rep.Status, saga.StatusCompensationFailed)
@@ -189,4 +178,20 @@ func TestRetryOneOfTwoCompensations(t *testing.T) {
 	is.Equal(rep.Status, saga.StatusCompensated)
 	run, _, _ = store.Load(context.Background(), "run-2c")
 	is.Equal(run.Status, journal.Compensated)
+}
+
+// refundSaga: charge, whose refund fails while *down, then ship, which
+// fails: runs end in compensation_failed until the refund service is back.
+func refundSaga(c *calls, down *bool) *saga.Saga[Order] {
+	return saga.New[Order]().Name("order").
+		WithCompensationRetry(retryOnce).
+		Step("charge", func(context.Context, *Order) error { return nil }, func(context.Context, *Order) error {
+			c.inc("refund")
+			if *down {
+				return errors.New("refund service down")
+			}
+			return nil
+		}).
+		Step("ship", func(context.Context, *Order) error { return errShip }, nil).
+		Build()
 }

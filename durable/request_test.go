@@ -95,17 +95,7 @@ func TestCompensateCompensationFailed(t *testing.T) {
 	e := durable.NewEngine(store)
 	refundDown := true
 	var c calls
-	sg := saga.New[Order]().Name("order").WithCompensationRetry(retryOnce).
-		Step("charge", func(context.Context, *Order) error { return nil }, func(context.Context, *Order) error {
-			c.inc("refund")
-			if refundDown {
-				return errors.New("refund service down")
-			}
-			return nil
-		}).
-		Step("ship", func(context.Context, *Order) error { return errShip }, nil).
-		Build()
-	d, _ := durable.Register(e, sg)
+	d, _ := durable.Register(e, refundSaga(&c, &refundDown))
 	_, err := d.Run(saga.WithRunID(context.Background(), "run-f"), &Order{})
 	is.True(errors.Is(err, saga.ErrCompensationFailed))
 
