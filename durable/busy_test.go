@@ -34,6 +34,16 @@ func (g *gate) wait(ctx context.Context) error {
 
 func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
 
+// goRun runs d in the background under runID, and sends its error.
+func goRun(d *durable.Definition[Order], runID string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Run(saga.WithRunID(context.Background(), runID), &Order{})
+		done <- err
+	}()
+	return done
+}
+
 // gatedSaga is reserve, then ship, which waits at g (if ship is not
 // failing) and fails while *fail is set.
 func gatedSaga(c *calls, g *gate, fail *bool) *saga.Saga[Order] {
@@ -93,11 +103,7 @@ func TestCompensateDuringRun(t *testing.T) {
 	var c calls
 	g, fail := newGate(), false
 	d, _ := durable.Register(e, gatedSaga(&c, g, &fail))
-	done := make(chan error, 1)
-	go func() {
-		_, err := d.Run(saga.WithRunID(context.Background(), "run-1"), &Order{})
-		done <- err
-	}()
+	done := goRun(d, "run-1")
 	<-g.entered
 	_, err := e.Compensate(context.Background(), "run-1", "cancel it")
 	is.True(errors.Is(err, durable.ErrBusy))
@@ -117,11 +123,7 @@ func TestDuplicateRunIDLeavesTheFirst(t *testing.T) {
 	var c calls
 	g, fail := newGate(), false
 	d, _ := durable.Register(e, gatedSaga(&c, g, &fail))
-	done := make(chan error, 1)
-	go func() {
-		_, err := d.Run(saga.WithRunID(context.Background(), "order-42"), &Order{})
-		done <- err
-	}()
+	done := goRun(d, "order-42")
 	<-g.entered
 	_, err := d.Run(saga.WithRunID(context.Background(), "order-42"), &Order{})
 	is.True(errors.Is(err, journal.ErrExists))

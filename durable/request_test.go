@@ -24,11 +24,7 @@ func TestStaleRequestRefused(t *testing.T) {
 			g, fail := newGate(), false
 			a := durable.NewEngine(store, durable.WithOwner("a"))
 			d, _ := durable.Register(a, gatedSaga(&c, g, &fail))
-			done := make(chan error, 1)
-			go func() {
-				_, err := d.Run(saga.WithRunID(context.Background(), "run-1"), &Order{})
-				done <- err
-			}()
+			done := goRun(d, "run-1")
 			<-g.entered
 
 			b := durable.NewEngine(store, durable.WithOwner("b"))
