@@ -33,10 +33,11 @@
 //
 // Several processes may open the same file (workers and the sagactl CLI,
 // say): each Store has its own writer, SQLite's lock orders their
-// transactions, and [WithBusyTimeout] bounds the wait. The writer keeps
-// the leases of the runs it drives in memory, so that a step's Append
-// needs no read; it forgets them whenever another process has committed
-// since its own last transaction (PRAGMA data_version). The file must be
-// on a local disk: SQLite's WAL mode does not work over a network file
-// system.
+// transactions, and [WithBusyTimeout] bounds the wait. They may open it
+// at the same moment, even to create it: [Open] tries again the steps
+// that SQLite fails without waiting. The writer keeps the leases of the
+// runs it drives in memory, so that a step's Append needs no read; it
+// forgets them whenever another process has committed since its own last
+// transaction (PRAGMA data_version). The file must be on a local disk:
+// SQLite's WAL mode does not work over a network file system.
 package sqlite

@@ -47,7 +47,9 @@ func WithReaders(n int) Option {
 // WithBusyTimeout sets how long a connection waits for a lock held by
 // another process (another Store on the same file, or sagactl) before it
 // fails. The default is 10s. Within one Store, writes never contend: a
-// single writer makes them all.
+// single writer makes them all. It also bounds how long [Open] keeps
+// trying again a step that found the file locked; d <= 0 means no waiting
+// and no second try.
 func WithBusyTimeout(d time.Duration) Option {
 	return func(o *options) { o.busyTimeout = d }
 }

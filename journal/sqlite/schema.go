@@ -4,7 +4,26 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
+
+// useWAL puts the database on conn in WAL mode, which persists in the
+// file. Switching a file in rollback mode (a new one) takes a read lock,
+// then the write lock, and SQLite fails the second request at once,
+// without waiting, if another connection holds it (two connections each
+// holding the read lock could otherwise wait for each other forever): the
+// caller retries (see [retryBusy]). Once the file is in WAL mode, this
+// takes no lock.
+func useWAL(ctx context.Context, conn *sql.Conn) error {
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return fmt.Errorf("switch to WAL mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal mode is %q, not WAL", mode)
+	}
+	return nil
+}
 
 // migrations brings a database from schema version i to i+1 with
 // migrations[i]. The version lives in PRAGMA user_version, so a file's

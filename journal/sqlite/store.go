@@ -32,20 +32,30 @@ var _ journal.Store = (*Store)(nil)
 // and brings its schema up to date. It fails if the file's schema is
 // newer than this package knows. The path is a file name (":memory:"
 // and names with '?' are refused: the store opens several connections).
+//
+// Several goroutines or processes may open the same file at once, new or
+// not: a step of Open (switching the file to WAL mode, migrating its
+// schema, the first read) that finds the file locked by another
+// connection is tried again, after a short backoff, until ctx ends or
+// the busy timeout (see [WithBusyTimeout]) has passed since that step
+// began.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: bad database path %q: want a file name", path)
 	}
 	o := buildOptions(opts)
+	retry := func(step func() error) error { return retryBusy(ctx, o.busyTimeout, step) }
 	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", o.busyTimeout.Milliseconds())
+	// No journal_mode here: the switch to WAL is a step of its own, so
+	// that it can be retried (see useWAL).
 	wdb, err := sql.Open("sqlite", path+"?"+busy+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	wdb.SetMaxOpenConns(1)
-	conn, err := wdb.Conn(ctx)
-	if err != nil {
+	var conn *sql.Conn
+	if err := retry(func() (err error) { conn, err = wdb.Conn(ctx); return err }); err != nil {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -54,14 +64,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		_ = wdb.Close()
 		return nil, err
 	}
-	var mode string
-	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+	if err := retry(func() error { return useWAL(ctx, conn) }); err != nil {
 		return fail(fmt.Errorf("sqlite: open %s: %w", path, err))
 	}
-	if !strings.EqualFold(mode, "wal") {
-		return fail(fmt.Errorf("sqlite: open %s: journal mode is %q, not WAL", path, mode))
-	}
-	if err := migrate(ctx, conn); err != nil {
+	if err := retry(func() error { return migrate(ctx, conn) }); err != nil {
 		return fail(err)
 	}
 
@@ -71,7 +77,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	rdb.SetMaxOpenConns(o.readers)
 	rdb.SetMaxIdleConns(o.readers)
-	if err := rdb.PingContext(ctx); err != nil {
+	// A read, not a ping: the first connection to read a WAL file may
+	// find another one rebuilding the file's WAL index.
+	if err := retry(func() error {
+		var v int
+		return rdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	}); err != nil {
 		_ = rdb.Close()
 		return fail(fmt.Errorf("sqlite: open %s for reading: %w", path, err))
 	}
