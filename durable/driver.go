@@ -29,8 +29,7 @@ type driver[S any] struct {
 	create  *journal.Run    // a new run, created by the first write
 	// keep is the run's error when an operator's request drives it: the
 	// run keeps it unless a step fails anew.
-	keep   *string
-	halted error // why the driver stopped without ending the run
+	keep *string
 }
 
 func (d *Definition[S]) newDriver(jctx context.Context, x *saga.Execution[S], st *S, attempts []int) *driver[S] {
@@ -100,7 +99,6 @@ func applyTo(run *journal.Run, u journal.Update) {
 // written, the lease is lost, or the engine is stopping. The run stays
 // unfinished in the journal, for recovery.
 func (r *driver[S]) halt(err error) (*saga.Report, error) {
-	r.halted = err
 	r.x.Halt(err)
 	return r.x.Finish()
 }
@@ -203,7 +201,6 @@ func (r *driver[S]) pauseRun() (*saga.Report, error) {
 	msg := errText(err)
 	if werr := r.write(journal.Update{Status: journal.Paused, Error: &msg},
 		journal.Entry{Kind: journal.RunPaused, Error: msg, At: time.Now()}); werr != nil {
-		r.halted = werr
 		return rep, fmt.Errorf("%w (and %w)", err, werr)
 	}
 	return rep, err
@@ -263,7 +260,6 @@ func (r *driver[S]) finish(status journal.Status, rep *saga.Report, err error) (
 	}
 	u := journal.Update{Status: status, Error: &msg, Ended: true}
 	if werr := r.write(u, journal.Entry{Kind: journal.RunEnded, Status: status, Error: msg, At: time.Now()}); werr != nil {
-		r.halted = werr
 		if err == nil {
 			return rep, werr
 		}

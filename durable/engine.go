@@ -132,8 +132,9 @@ func (e *Engine) log(ctx context.Context, level slog.Level, msg string, attrs ..
 }
 
 // begin marks runID as driven by this engine, or fails with [ErrBusy] if
-// it is already: one engine drives a run at most once at a time, whatever
-// its lease says (a store re-grants a lease to the owner that holds it).
+// it is already: one engine drives a run at most once at a time. Leases
+// cannot tell the engine's callers apart, since they share its owner
+// name.
 func (e *Engine) begin(runID string) error {
 	e.busyMu.Lock()
 	defer e.busyMu.Unlock()

@@ -249,7 +249,6 @@ func (r *driver[S]) keepError(run journal.Run) {
 // refuse records that req was not carried out, and why, and clears it.
 func (r *driver[S]) refuse(req journal.Request, why error) (*saga.Report, error) {
 	err := r.write(journal.Update{ClearRequest: true}, refusal(req, why))
-	r.halted = why
 	r.x.Halt(why)
 	_, _ = r.x.Finish()
 	if err != nil {
