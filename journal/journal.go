@@ -9,12 +9,16 @@ import (
 // Status is a journaled run's status.
 type Status string
 
-// Run statuses. [Running] and [Compensating] runs are unfinished: a
-// worker drives them, and recovery claims them when their lease expires.
+// Run statuses. [Pending], [Running] and [Compensating] runs are
+// unfinished: a worker drives them, and claims them when they have no
+// live lease (a pending run has none until a worker takes it).
 // [Paused], [CompensationFailed], [Failed] and [Blocked] runs need a
 // person: they stay until an operator request (see [Request]) moves them
 // on.
 const (
+	// Pending: journaled to be run by whichever worker claims it first
+	// (durable's Definition.Start), not driven yet.
+	Pending            Status = "pending"
 	Running            Status = "running"
 	Compensating       Status = "compensating"
 	Paused             Status = "paused"
@@ -33,7 +37,7 @@ const (
 )
 
 // Unfinished reports whether a worker still has to drive a run in s.
-func (s Status) Unfinished() bool { return s == Running || s == Compensating }
+func (s Status) Unfinished() bool { return s == Pending || s == Running || s == Compensating }
 
 // Final reports whether a run in s is over for good: no request moves it.
 func (s Status) Final() bool {
@@ -174,8 +178,9 @@ type Store interface {
 	List(ctx context.Context, f Filter) ([]Run, error)
 
 	// Claim leases to owner, until now+ttl, up to n runs that need a
-	// worker: unfinished runs, and runs with a pending request, whose
-	// lease is free or expired. Each run is claimed by one owner at a time.
+	// worker: unfinished runs (pending, running, compensating), and runs
+	// with a pending request, whose lease is free or expired, oldest
+	// first. Each run is claimed by one owner at a time.
 	Claim(ctx context.Context, owner string, ttl time.Duration, n int) ([]Run, error)
 
 	// Acquire leases one run to owner until now+ttl, if its lease is free
@@ -205,4 +210,14 @@ type Store interface {
 	// Close releases the store's resources. Calls after Close fail with
 	// ErrClosed.
 	Close() error
+}
+
+// Waker is implemented by stores that can tell workers at once that runs
+// need one: a run was created without a lease (pending), a request was
+// recorded, or a lease was released. Workers wait on it besides polling,
+// which remains the fallback: a wake-up may be lost or spurious.
+type Waker interface {
+	// Wakeups returns a channel that receives a value soon after any of
+	// those events, until ctx ends. Several events may share one value.
+	Wakeups(ctx context.Context) <-chan struct{}
 }

@@ -16,6 +16,7 @@ func testClaim(h *harness) {
 	h.create("expired", journal.Compensating, "w0", time.Minute)
 	h.advance(2 * time.Minute)
 	h.create("free", journal.Running, "", 0)
+	h.create("pending", journal.Pending, "", 0)
 	h.create("live", journal.Running, "w0", time.Hour)
 	h.create("mine-live", journal.Running, "w1", time.Hour)
 	h.create("paused", journal.Paused, "", 0)
@@ -34,7 +35,7 @@ func testClaim(h *harness) {
 	h.must(err)
 	gotIDs := ids(got)
 	slices.Sort(gotIDs)
-	h.diff("claimed runs", gotIDs, []string{"blocked-request", "expired", "failed-request", "free", "paused-request"})
+	h.diff("claimed runs", gotIDs, []string{"blocked-request", "expired", "failed-request", "free", "paused-request", "pending"})
 	expiry := h.now().Add(30 * time.Second)
 	for _, r := range got {
 		if r.LeaseOwner != "w1" || !r.LeaseExpiry.Equal(expiry) {
@@ -61,7 +62,7 @@ func testClaim(h *harness) {
 	h.must(err)
 	gotIDs = ids(again)
 	slices.Sort(gotIDs)
-	h.diff("runs claimed after w1's leases expired", gotIDs, []string{"blocked-request", "expired", "failed-request", "free", "paused-request"})
+	h.diff("runs claimed after w1's leases expired", gotIDs, []string{"blocked-request", "expired", "failed-request", "free", "paused-request", "pending"})
 }
 
 func testClaimLimit(h *harness) {

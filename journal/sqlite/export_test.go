@@ -35,3 +35,6 @@ func (s *Store) AwaitQueued(n int) {
 		runtime.Gosched()
 	}
 }
+
+// Migration returns the SQL of migration i (to schema version i+1).
+func Migration(i int) string { return migrations[i] }

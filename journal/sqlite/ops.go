@@ -226,11 +226,11 @@ func (w *writer) update(runID, owner string, u *journal.Update, entries []journa
 }
 
 // claimSQL leases the oldest runs that need a worker. Its inner WHERE
-// clause repeats the runs_claim index's.
+// clause repeats the runs_claim index's (schema version 2).
 const claimSQL = `UPDATE runs SET lease_owner = ?, lease_expiry = ?
 	WHERE id IN (
 		SELECT id FROM runs
-		WHERE (status IN ('running', 'compensating') OR request_verb <> '')
+		WHERE (status IN ('pending', 'running', 'compensating') OR request_verb <> '')
 		AND (lease_owner = '' OR lease_expiry <= ?)
 		ORDER BY created, id LIMIT ?)
 	RETURNING ` + runColumns

@@ -74,9 +74,16 @@ CREATE INDEX runs_saga ON runs (saga, created);
 CREATE INDEX runs_status ON runs (status, created);
 
 -- Claim: the runs that need a worker, oldest first. Claim's query
--- repeats this WHERE clause word for word so that SQLite uses the index.
+-- repeats this WHERE clause word for word so that SQLite uses the index
+-- (migration 2 replaces it).
 CREATE INDEX runs_claim ON runs (created, id)
 	WHERE status IN ('running', 'compensating') OR request_verb <> '';
+`,
+	// 2: pending runs (started to be driven by any worker) are claimed too.
+	`
+DROP INDEX runs_claim;
+CREATE INDEX runs_claim ON runs (created, id)
+	WHERE status IN ('pending', 'running', 'compensating') OR request_verb <> '';
 `,
 }
 

@@ -290,3 +290,26 @@ func TestCloseDrains(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateFromVersion1 opens a file of schema version 1 with a pending
+// run in it: the store migrates it, and Claim finds the run.
+func TestMigrateFromVersion1(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "journal.db")
+	db, err := sql.Open("sqlite", path)
+	is.NoErr(err)
+	_, err = db.Exec(sqlite.Migration(0))
+	is.NoErr(err)
+	_, err = db.Exec(`PRAGMA user_version = 1`)
+	is.NoErr(err)
+	_, err = db.Exec(`INSERT INTO runs VALUES ('run-1', 'order', 'fp', 'pending', NULL, '', '', '', '', '', 1, 1, 0, '', 0)`)
+	is.NoErr(err)
+	is.NoErr(db.Close())
+
+	s := open(t, path)
+	defer s.Close()
+	runs, err := s.Claim(t.Context(), "w1", time.Minute, 10)
+	is.NoErr(err)
+	is.Equal(len(runs), 1)
+	is.Equal(runs[0].Status, journal.Pending)
+}
