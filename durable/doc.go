@@ -29,6 +29,17 @@
 // in the way of other runs; a request moves it on once the right code is
 // deployed.
 //
+// # Starting runs for any worker
+//
+// [Definition.Run] drives the run in the caller's goroutine. A service of
+// several replicas may instead call [Definition.Start], which journals the
+// run as pending and returns its ID: whichever worker ([Engine.Work], in
+// any process sharing the store) claims it first drives it, and
+// [Engine.Wait] returns its outcome. With a run ID of the caller's
+// ([saga.WithRunID], say a request ID), Start is idempotent: a retried
+// request finds the run it started. A Start wakes the engine's own
+// workers at once; stores that implement [journal.Waker] wake the others.
+//
 // [Engine.Work] drives several runs at once ([WithConcurrency]) and keeps
 // claiming while they run. When its context ends, each run stops at its
 // next step boundary — a running step is not interrupted, nothing is

@@ -30,6 +30,9 @@ type driver[S any] struct {
 	// keep is the run's error when an operator's request drives it: the
 	// run keeps it unless a step fails anew.
 	keep *string
+	// started: the run is pending (Definition.Start) and this driver is
+	// its first: its first write marks it running.
+	started bool
 }
 
 func (d *Definition[S]) newDriver(jctx context.Context, x *saga.Execution[S], st *S, attempts []int) *driver[S] {
@@ -56,6 +59,10 @@ func (r *driver[S]) write(u journal.Update, more ...journal.Entry) error {
 	if err := lost(r.jctx); err != nil {
 		return err
 	}
+	if r.started && u.Status == "" {
+		u.Status = journal.Running
+	}
+	r.started = false
 	if u.Status != "" && r.dirty {
 		u.State, r.dirty = r.snap, false
 	}
@@ -75,6 +82,9 @@ func (r *driver[S]) write(u journal.Update, more ...journal.Entry) error {
 			return lerr
 		}
 		return fmt.Errorf("%w: %w", ErrJournal, err)
+	}
+	if u.Status != "" {
+		r.d.e.changed(false)
 	}
 	return nil
 }

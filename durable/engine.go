@@ -33,6 +33,10 @@ type Engine struct {
 
 	busyMu sync.Mutex
 	busy   map[string]struct{} // the runs this engine drives now
+
+	waitMu sync.Mutex
+	waitCh chan struct{} // closed and replaced when a run here changes status
+	kick   chan struct{} // a run was started here: Work looks at once
 }
 
 // definition is a registered saga, whatever its state type.
@@ -77,7 +81,10 @@ func NewEngine(store journal.Store, opts ...Option) *Engine {
 	if store == nil {
 		panic("durable: nil Store")
 	}
-	e := &Engine{store: store, ttl: 30 * time.Second, defs: map[string]definition{}, busy: map[string]struct{}{}}
+	e := &Engine{
+		store: store, ttl: 30 * time.Second, defs: map[string]definition{}, busy: map[string]struct{}{},
+		waitCh: make(chan struct{}), kick: make(chan struct{}, 1),
+	}
 	for _, o := range opts {
 		if o != nil {
 			o(e)

@@ -64,6 +64,10 @@ func (e *Engine) Work(ctx context.Context, interval time.Duration) error {
 	defer wg.Wait()
 	slots := make(chan struct{}, e.workers)
 	freed := make(chan struct{}, 1)
+	var wakeups <-chan struct{} // nil, which never fires, unless the store can wake workers
+	if w, ok := e.store.(journal.Waker); ok {
+		wakeups = w.Wakeups(ctx)
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -97,6 +101,8 @@ func (e *Engine) Work(ctx context.Context, interval time.Duration) error {
 			return context.Cause(ctx)
 		case <-t.C:
 		case <-freed:
+		case <-e.kick:
+		case <-wakeups:
 		}
 	}
 }

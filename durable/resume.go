@@ -45,6 +45,9 @@ func (d *Definition[S]) drive(ctx context.Context, c claim, run journal.Run, ent
 		return d.carryOut(r, run, h, req)
 	}
 	switch h.status(run) {
+	case journal.Pending:
+		r.started = true
+		return d.recoverForward(r, h)
 	case journal.Running:
 		return d.recoverForward(r, h)
 	case journal.Compensating:

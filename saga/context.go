@@ -12,6 +12,15 @@ func WithRunID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, runIDKey{}, id)
 }
 
+// ChosenRunID returns the ID [WithRunID] put in ctx for the next run, or
+// "" if none: a runner that journals a run before starting it (package
+// durable's Start) reads it. Inside a step, it is "" (see [RunID] for the
+// current run's).
+func ChosenRunID(ctx context.Context) string {
+	id, _ := ctx.Value(runIDKey{}).(string)
+	return id
+}
+
 // RunID returns the ID of the run whose step (or compensation, or hook)
 // is being called with ctx, or "" outside a run. Together with the step's
 // name and attempt it makes an idempotency key for participants.

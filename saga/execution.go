@@ -53,7 +53,7 @@ type Execution[S any] struct {
 func (sg *Saga[S]) Start(ctx context.Context, state *S) (*Execution[S], error) {
 	x := &Execution[S]{sg: sg, state: state, first: -1}
 	now := time.Now()
-	id, _ := ctx.Value(runIDKey{}).(string)
+	id := ChosenRunID(ctx)
 	if id == "" {
 		id = runid.Format(&x.id, now)
 	}

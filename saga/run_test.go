@@ -261,3 +261,17 @@ func TestPermanentErrorStopsRetries(t *testing.T) {
 	is.True(errors.Is(err, errBoom))
 	is.Equal(calls, 1)
 }
+
+func TestChosenRunID(t *testing.T) {
+	is := is.New(t)
+	ctx := saga.WithRunID(context.Background(), "order-42")
+	is.Equal(saga.ChosenRunID(ctx), "order-42")
+	is.Equal(saga.ChosenRunID(context.Background()), "")
+	sg := saga.New[trip]().Step("a", func(ctx context.Context, _ *trip) error {
+		is.Equal(saga.ChosenRunID(ctx), "") // inside the run: not the next run's
+		is.Equal(saga.RunID(ctx), "order-42")
+		return nil
+	}, nil).Build()
+	_, err := sg.Run(ctx, &trip{})
+	is.NoErr(err)
+}
