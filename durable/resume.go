@@ -45,9 +45,9 @@ func (d *Definition[S]) drive(ctx context.Context, c claim, run journal.Run, ent
 		return d.carryOut(r, run, h, req)
 	}
 	switch h.status(run) {
-	case journal.Pending:
+	case journal.Pending: // started, never driven: nothing has run, nothing crashed
 		r.started = true
-		return d.recoverForward(r, h)
+		return r.forward(0)
 	case journal.Running:
 		return d.recoverForward(r, h)
 	case journal.Compensating:

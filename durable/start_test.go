@@ -141,3 +141,42 @@ func TestWaitForFailures(t *testing.T) {
 	_, err = e.Wait(context.Background(), "nope")
 	is.True(errors.Is(err, journal.ErrNotFound))
 }
+
+// A started run is not a crashed one: under CompensateAfterCrash too, its
+// first worker runs it forward.
+func TestStartedRunIsNotACrash(t *testing.T) {
+	is := is.New(t)
+	store := journal.NewMemory()
+	var c calls
+	e := durable.NewEngine(store)
+	d, _ := durable.Register(e, orderSaga(&c), durable.OnCrash(durable.CompensateAfterCrash))
+	id, _ := d.Start(context.Background(), &Order{})
+	_, err := e.Recover(context.Background(), 0)
+	is.NoErr(err)
+	rep, err := e.Wait(context.Background(), id)
+	is.NoErr(err)
+	is.Equal(rep.Status, saga.StatusSucceeded)
+	is.Equal(c.get("ship"), 1)
+}
+
+// Two Starts of one ID at once start one run.
+func TestConcurrentStarts(t *testing.T) {
+	is := is.New(t)
+	store := journal.NewMemory()
+	var c calls
+	e := durable.NewEngine(store)
+	d, _ := durable.Register(e, orderSaga(&c))
+	ctx := saga.WithRunID(context.Background(), "order-9")
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := d.Start(ctx, &Order{ID: "o-9"})
+			errs <- err
+		}()
+	}
+	for range 8 {
+		is.NoErr(<-errs)
+	}
+	_, entries, _ := store.Load(context.Background(), "order-9")
+	is.Equal(len(entries), 1)
+}
