@@ -20,11 +20,18 @@ import (
 // rebuilt from their journaled text. Wait returns ctx's error if ctx ends
 // first.
 //
-// Wait learns at once of the runs this engine drives, and polls the store
-// for the others (every few milliseconds at first, then up to every
-// second).
+// Wait learns at once of the runs this engine drives, and of the others
+// when the store can wake it ([journal.Waker]: a driver releases a run
+// when it stops); it polls the store besides (every few milliseconds at
+// first, then up to every second).
 func (e *Engine) Wait(ctx context.Context, runID string) (*saga.Report, error) {
 	poll := 5 * time.Millisecond
+	var wakeups <-chan struct{} // a driver elsewhere released a run: look again
+	if w, ok := e.store.(journal.Waker); ok {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		wakeups = w.Wakeups(wctx)
+	}
 	for {
 		changed := e.changes()
 		v, err := Inspect(ctx, e.store, runID)
@@ -40,6 +47,8 @@ func (e *Engine) Wait(ctx context.Context, runID string) (*saga.Report, error) {
 			t.Stop()
 			return nil, fmt.Errorf("durable: wait for run %s: %w", runID, context.Cause(ctx))
 		case <-changed:
+			t.Stop()
+		case <-wakeups:
 			t.Stop()
 		case <-t.C:
 			poll = min(2*poll, time.Second)
