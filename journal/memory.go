@@ -18,13 +18,16 @@ import (
 // Memory is safe for concurrent use. It copies what it is given and what
 // it returns, so callers never share its bytes. Times are kept in UTC
 // without a monotonic reading; an [Entry] with a zero At gets the current
-// time. The zero Memory is not usable: call [NewMemory].
+// time. It implements [Waker], so that workers sharing it (engines in one
+// process) learn of pending runs, requests and released leases at once.
+// The zero Memory is not usable: call [NewMemory].
 type Memory struct {
 	now func() time.Time
 
 	mu     sync.Mutex
 	runs   map[string]*memRun
 	closed bool
+	wake   waker
 }
 
 type memRun struct {
@@ -70,6 +73,9 @@ func (m *Memory) Create(ctx context.Context, run Run, entries ...Entry) error {
 	r.run.Created, r.run.Updated = now, now
 	r.append(entries, now)
 	m.runs[run.ID] = r
+	if run.Status.Unfinished() && run.LeaseOwner == "" {
+		m.wake.fire()
+	}
 	return nil
 }
 
@@ -319,6 +325,7 @@ func (m *Memory) Release(ctx context.Context, runID, owner string) error {
 	}
 	if r, ok := m.runs[runID]; ok && r.run.LeaseOwner == owner {
 		r.run.LeaseOwner, r.run.LeaseExpiry = "", time.Time{}
+		m.wake.fire()
 	}
 	return nil
 }
@@ -355,6 +362,7 @@ func (m *Memory) Request(ctx context.Context, runID string, req Request) error {
 	r.run.Request = req
 	r.run.Note = req.Note
 	r.run.Updated = now
+	m.wake.fire()
 	return nil
 }
 

@@ -63,6 +63,7 @@ var cases = []testCase{
 	{"RequestNotFound", testRequestNotFound},
 	{"RequestClaim", testRequestClaim},
 	{"RequestPending", testRequestPending},
+	{"Wakeups", testWakeups},
 	{"Close", testClose},
 	{"ConcurrentAppends", testConcurrentAppends},
 }
