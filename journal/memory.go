@@ -27,7 +27,7 @@ type Memory struct {
 	mu     sync.Mutex
 	runs   map[string]*memRun
 	closed bool
-	wake   waker
+	wake   Broadcast
 }
 
 type memRun struct {
@@ -74,7 +74,7 @@ func (m *Memory) Create(ctx context.Context, run Run, entries ...Entry) error {
 	r.append(entries, now)
 	m.runs[run.ID] = r
 	if run.Status.Unfinished() && run.LeaseOwner == "" {
-		m.wake.fire()
+		m.wake.Fire()
 	}
 	return nil
 }
@@ -325,7 +325,7 @@ func (m *Memory) Release(ctx context.Context, runID, owner string) error {
 	}
 	if r, ok := m.runs[runID]; ok && r.run.LeaseOwner == owner {
 		r.run.LeaseOwner, r.run.LeaseExpiry = "", time.Time{}
-		m.wake.fire()
+		m.wake.Fire()
 	}
 	return nil
 }
@@ -362,7 +362,7 @@ func (m *Memory) Request(ctx context.Context, runID string, req Request) error {
 	r.run.Request = req
 	r.run.Note = req.Note
 	r.run.Updated = now
-	m.wake.fire()
+	m.wake.Fire()
 	return nil
 }
 

@@ -1,37 +1,48 @@
 package journal
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
-// waker broadcasts that runs may need a worker: a closed channel, replaced
-// by a new one on every event. The zero waker is ready once init ran.
-type waker struct {
-	ch chan struct{} // guarded by the store's mutex
+// Broadcast is the listening side of [Waker], for stores that implement
+// it: [Broadcast.Fire] wakes every channel [Broadcast.Wakeups] returned.
+// The zero Broadcast is ready to use; it is safe for concurrent use.
+type Broadcast struct {
+	mu sync.Mutex
+	ch chan struct{} // closed, and replaced, by Fire
 }
 
-// fire wakes every listener. The store's mutex must be held.
-func (w *waker) fire() {
-	if w.ch != nil {
-		close(w.ch)
+// current returns the channel the next Fire closes.
+func (b *Broadcast) current() chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
 	}
-	w.ch = make(chan struct{})
+	return b.ch
 }
 
-// Wakeups implements [Waker]: a pending run created, a request recorded
-// or a lease released wakes the channel's reader.
-func (m *Memory) Wakeups(ctx context.Context) <-chan struct{} {
+// Fire wakes every listener.
+func (b *Broadcast) Fire() {
+	b.mu.Lock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
+	b.mu.Unlock()
+}
+
+// Wakeups returns a channel that receives a value after each Fire (several
+// Fires may share one value), until ctx ends.
+func (b *Broadcast) Wakeups(ctx context.Context) <-chan struct{} {
 	out := make(chan struct{}, 1)
 	go func() {
 		for {
-			m.mu.Lock()
-			if m.wake.ch == nil {
-				m.wake.ch = make(chan struct{})
-			}
-			ch := m.wake.ch
-			m.mu.Unlock()
 			select {
 			case <-ctx.Done():
 				return
-			case <-ch:
+			case <-b.current():
 				select {
 				case out <- struct{}{}:
 				default: // one wake-up pending is enough
@@ -41,5 +52,9 @@ func (m *Memory) Wakeups(ctx context.Context) <-chan struct{} {
 	}()
 	return out
 }
+
+// Wakeups implements [Waker]: a pending run created, a request recorded
+// or a lease released wakes the channel's reader.
+func (m *Memory) Wakeups(ctx context.Context) <-chan struct{} { return m.wake.Wakeups(ctx) }
 
 var _ Waker = (*Memory)(nil)

@@ -24,6 +24,7 @@ type Store struct {
 	rdb    *sql.DB // the read-only pool
 	mu     sync.RWMutex
 	closed bool // guarded by mu; sends on w.ops happen under mu.RLock
+	wake   journal.Broadcast
 }
 
 var _ journal.Store = (*Store)(nil)
@@ -173,7 +174,11 @@ func (s *Store) Create(ctx context.Context, run journal.Run, entries ...journal.
 	if err := checkEntries(entries); err != nil {
 		return fmt.Errorf("sqlite: create %q: %w", run.ID, err)
 	}
-	return s.do(ctx, func(w *writer, now int64) error { return w.create(&run, entries, now) })
+	err := s.do(ctx, func(w *writer, now int64) error { return w.create(&run, entries, now) })
+	if err == nil && run.Status.Unfinished() && run.LeaseOwner == "" {
+		s.wake.Fire()
+	}
+	return err
 }
 
 // Append implements [journal.Store.Append]. An entry with a zero At gets
@@ -268,7 +273,11 @@ func (s *Store) Release(ctx context.Context, runID, owner string) error {
 	if owner == "" {
 		return errEmptyOwner
 	}
-	return s.do(ctx, func(w *writer, _ int64) error { return w.release(runID, owner) })
+	err := s.do(ctx, func(w *writer, _ int64) error { return w.release(runID, owner) })
+	if err == nil {
+		s.wake.Fire()
+	}
+	return err
 }
 
 // Request implements [journal.Store.Request]. The RequestMade entry
@@ -281,5 +290,17 @@ func (s *Store) Request(ctx context.Context, runID string, r journal.Request) er
 	if r.Verb == "" {
 		return errEmptyVerb
 	}
-	return s.do(ctx, func(w *writer, now int64) error { return w.request(runID, &r, now) })
+	err := s.do(ctx, func(w *writer, now int64) error { return w.request(runID, &r, now) })
+	if err == nil {
+		s.wake.Fire()
+	}
+	return err
 }
+
+// Wakeups implements [journal.Waker] within this process: a pending run
+// created, a request recorded or a lease released through this Store
+// wakes the channel's reader. Other processes sharing the file are not
+// woken; their workers find such runs at their next poll.
+func (s *Store) Wakeups(ctx context.Context) <-chan struct{} { return s.wake.Wakeups(ctx) }
+
+var _ journal.Waker = (*Store)(nil)
