@@ -1,0 +1,2 @@
+// Package postgres is a [journal.Store] on PostgreSQL, for fleets.
+package postgres

@@ -1,0 +1,52 @@
+package postgres
+
+import (
+	"context"
+	"runtime"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Batches returns how many batches (round trips) the store's writers
+// sent, how many transactions they committed and how many ops those
+// carried.
+func (s *Store) Batches() (batches, commits, ops int64) {
+	return s.w.batches.Load(), s.w.commits.Load(), s.w.committed.Load()
+}
+
+// SchemaVersion is the schema version this code writes.
+var SchemaVersion = len(migrations)
+
+// Channel is the store's notification channel.
+func (s *Store) Channel() string { return s.w.channel }
+
+// Stall blocks one writer inside a batch until resume is called, so that
+// a test can queue ops and have the other writers (or, with one writer,
+// the next batch) take them together.
+func (s *Store) Stall() (resume func()) {
+	started, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = s.do(context.Background(), &op{
+			queue: func(*pgx.Batch, any) {
+				close(started)
+				<-release
+			},
+			read: func(pgx.BatchResults) error { return nil },
+		})
+	}()
+	<-started
+	return func() { close(release) }
+}
+
+// AwaitQueued waits until n ops are queued for the writers.
+func (s *Store) AwaitQueued(n int) {
+	for len(s.w.ops) < n {
+		runtime.Gosched()
+	}
+}
+
+// RedactDSN and Secrets expose the redaction helpers.
+var (
+	RedactDSN = redactDSN
+	Scrub     = func(err error, dsn string) error { return scrub(err, secrets(dsn)) }
+)

@@ -1,0 +1,246 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sagakit/sagakit/journal"
+)
+
+// An op is one queued write. The writer queues its statements in a batch
+// with queue and reads their results, in the same order, with read, which
+// returns a journal error (such as ErrLeaseLost) when the op's check
+// failed and it wrote nothing, or nil. Both may run twice (see the
+// writer), so they must set their results, not add to them.
+type op struct {
+	lock  string // the existing run the op writes, locked first; "" for none
+	wakes bool   // the op may make a run claimable: notify on commit
+	queue func(b *pgx.Batch, now any)
+	read  func(br pgx.BatchResults) error
+
+	done  chan error // buffered: the writer never blocks on it
+	state atomic.Int32
+}
+
+// Op states: a caller that gives up waiting cancels its op unless the
+// writer took it first; then it waits for the outcome.
+const (
+	opQueued int32 = iota
+	opTaken
+	opCanceled
+)
+
+// entryArgs are a list of entries as one array per column, for
+// unnestEntries. A zero At is 0, which the statement replaces with now.
+func entryArgs(entries []journal.Entry) []any {
+	n := len(entries)
+	var (
+		kinds, steps, errs, statuses, verbs, notes = make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n)
+		attempts, attemptss, ats = make([]int64, n), make([]int64, n), make([]int64, n)
+		states                   = make([][]byte, n)
+	)
+	for i := range entries {
+		e := &entries[i]
+		kinds[i], steps[i], errs[i] = string(e.Kind), e.Step, e.Error
+		statuses[i], verbs[i], notes[i] = string(e.Status), string(e.Verb), e.Note
+		attempts[i], attemptss[i], ats[i] = int64(e.Attempt), int64(e.Attempts), nanos(e.At)
+		states[i] = e.State
+	}
+	return []any{kinds, steps, attempts, attemptss, errs, states, statuses, verbs, notes, ats}
+}
+
+// createOp inserts run with entries. ttl is the lease's duration from
+// the database's now, nil for no lease.
+func (s *Store) createOp(run *journal.Run, ttl *int64, entries []journal.Entry) *op {
+	r := run
+	claimable := r.LeaseOwner == "" && (r.Status.Unfinished() || r.Request.Verb != "")
+	return &op{
+		wakes: claimable,
+		queue: func(b *pgx.Batch, now any) {
+			args := []any{now, r.ID, r.Saga, r.Fingerprint, string(r.Status), r.State, r.Error, r.Note,
+				string(r.Request.Verb), r.Request.Step, r.Request.Note, nanos(r.Ended), r.LeaseOwner, ttl}
+			b.Queue(s.sql.create, append(args, entryArgs(entries)...)...)
+		},
+		read: func(br pgx.BatchResults) error {
+			var n int64
+			if err := br.QueryRow().Scan(&n); err != nil {
+				return fmt.Errorf("postgres: create %q: %w", r.ID, err)
+			}
+			if n == 0 {
+				return fmt.Errorf("postgres: %w: %q", journal.ErrExists, r.ID)
+			}
+			return nil
+		},
+	}
+}
+
+// lastAt returns the time of the last of entries, 0 (now) if there are
+// none or it has none.
+func lastAt(entries []journal.Entry) int64 {
+	if len(entries) == 0 {
+		return 0
+	}
+	return nanos(entries[len(entries)-1].At)
+}
+
+func (s *Store) appendOp(runID, owner string, u *journal.Update, entries []journal.Entry) *op {
+	touch := u.Status != "" || u.State != nil || u.Error != nil || u.Ended || u.ClearRequest
+	var errText string
+	if u.Error != nil {
+		errText = *u.Error
+	}
+	return &op{
+		lock: runID,
+		queue: func(b *pgx.Batch, now any) {
+			args := []any{now, runID, owner, touch, string(u.Status), u.State != nil, u.State,
+				u.Error != nil, errText, u.Ended, lastAt(entries), u.ClearRequest}
+			b.Queue(s.sql.append, append(args, entryArgs(entries)...)...)
+		},
+		read: func(br pgx.BatchResults) error {
+			var done, exists bool
+			if err := br.QueryRow().Scan(&done, &exists); err != nil {
+				return fmt.Errorf("postgres: append to %q: %w", runID, err)
+			}
+			switch {
+			case done:
+				return nil
+			case exists:
+				return fmt.Errorf("postgres: %w: run %q", journal.ErrLeaseLost, runID)
+			}
+			return fmt.Errorf("postgres: %w: %q", journal.ErrNotFound, runID)
+		},
+	}
+}
+
+func (s *Store) requestOp(runID string, r *journal.Request) *op {
+	return &op{
+		lock:  runID,
+		wakes: true,
+		queue: func(b *pgx.Batch, now any) {
+			b.Queue(s.sql.request, now, runID, string(r.Verb), r.Step, r.Note, finalStatuses, string(journal.RequestMade))
+		},
+		read: func(br pgx.BatchResults) error {
+			var (
+				status, pending string
+				done            bool
+			)
+			err := br.QueryRow().Scan(&status, &pending, &done)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				return fmt.Errorf("postgres: %w: %q", journal.ErrNotFound, runID)
+			case err != nil:
+				return fmt.Errorf("postgres: request on %q: %w", runID, err)
+			case done:
+				return nil
+			case journal.Status(status).Final():
+				return fmt.Errorf("postgres: %w: run %q is %s", journal.ErrFinal, runID, status)
+			}
+			return fmt.Errorf("postgres: %w: run %q has %s pending", journal.ErrPending, runID, pending)
+		},
+	}
+}
+
+// claimOp sets *runs to the runs it claims, oldest first.
+func (s *Store) claimOp(owner string, ttl time.Duration, n int, runs *[]journal.Run) *op {
+	return &op{
+		queue: func(b *pgx.Batch, now any) {
+			b.Queue(s.sql.claim, now, owner, int64(ttl), n)
+		},
+		read: func(br pgx.BatchResults) error {
+			rows, err := br.Query()
+			if err != nil {
+				return fmt.Errorf("postgres: claim: %w", err)
+			}
+			got, err := scanRuns(rows)
+			if err != nil {
+				return fmt.Errorf("postgres: claim: %w", err)
+			}
+			slices.SortFunc(got, func(a, b journal.Run) int {
+				if c := a.Created.Compare(b.Created); c != 0 {
+					return c
+				}
+				return strings.Compare(a.ID, b.ID)
+			})
+			*runs = got
+			return nil
+		},
+	}
+}
+
+// acquireOp sets *run to the run it leases.
+func (s *Store) acquireOp(runID, owner string, ttl time.Duration, run *journal.Run) *op {
+	return &op{
+		lock: runID,
+		queue: func(b *pgx.Batch, now any) {
+			b.Queue(s.sql.acquire, now, runID, owner, int64(ttl))
+			b.Queue(s.sql.acquireOwner, runID)
+		},
+		read: func(br pgx.BatchResults) error {
+			rows, err := br.Query()
+			if err != nil {
+				return fmt.Errorf("postgres: acquire %q: %w", runID, err)
+			}
+			got, err := scanRuns(rows)
+			if err != nil {
+				return fmt.Errorf("postgres: acquire %q: %w", runID, err)
+			}
+			var holder string
+			err = br.QueryRow().Scan(&holder)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				return fmt.Errorf("postgres: %w: %q", journal.ErrNotFound, runID)
+			case err != nil:
+				return fmt.Errorf("postgres: acquire %q: %w", runID, err)
+			case len(got) == 0:
+				return fmt.Errorf("postgres: %w: run %q is leased to %q", journal.ErrLeaseLost, runID, holder)
+			}
+			*run = got[0]
+			return nil
+		},
+	}
+}
+
+func (s *Store) renewOp(runID, owner string, ttl time.Duration) *op {
+	return &op{
+		lock: runID,
+		queue: func(b *pgx.Batch, now any) {
+			b.Queue(s.sql.renew, now, runID, owner, int64(ttl))
+		},
+		read: func(br pgx.BatchResults) error {
+			var done, exists bool
+			if err := br.QueryRow().Scan(&done, &exists); err != nil {
+				return fmt.Errorf("postgres: renew %q: %w", runID, err)
+			}
+			switch {
+			case done:
+				return nil
+			case exists:
+				return fmt.Errorf("postgres: %w: run %q", journal.ErrLeaseLost, runID)
+			}
+			return fmt.Errorf("postgres: %w: %q", journal.ErrNotFound, runID)
+		},
+	}
+}
+
+func (s *Store) releaseOp(runID, owner string) *op {
+	return &op{
+		lock:  runID,
+		wakes: true,
+		queue: func(b *pgx.Batch, _ any) {
+			b.Queue(s.sql.release, runID, owner)
+		},
+		read: func(br pgx.BatchResults) error {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("postgres: release %q: %w", runID, err)
+			}
+			return nil
+		},
+	}
+}

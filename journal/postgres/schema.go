@@ -1,0 +1,144 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrations brings a schema from version i to i+1 with migrations[i];
+// {schema} stands for the quoted schema name. The versions applied are
+// rows of {schema}.sagakit_migrations. Append new migrations; never edit
+// one that shipped.
+var migrations = []string{
+	// 1: runs and their journals.
+	`
+CREATE TABLE {schema}.runs (
+	id           text   NOT NULL PRIMARY KEY,
+	saga         text   NOT NULL,
+	fingerprint  text   NOT NULL,
+	status       text   NOT NULL,
+	state        bytea,
+	error        text   NOT NULL,
+	note         text   NOT NULL,
+	request_verb text   NOT NULL,
+	request_step text   NOT NULL,
+	request_note text   NOT NULL,
+	created      bigint NOT NULL, -- Unix nanoseconds, UTC; 0 is the zero time
+	updated      bigint NOT NULL,
+	ended        bigint NOT NULL,
+	lease_owner  text   NOT NULL, -- '' when no one holds the lease
+	lease_expiry bigint NOT NULL  -- on the database's clock
+);
+
+-- A run's last Seq is max(seq) of its entries, a seek on the primary
+-- key: the header is not written when only entries are added.
+CREATE TABLE {schema}.entries (
+	run_id   text   NOT NULL REFERENCES {schema}.runs (id) ON DELETE CASCADE,
+	seq      bigint NOT NULL,
+	kind     text   NOT NULL,
+	step     text   NOT NULL,
+	attempt  bigint NOT NULL,
+	attempts bigint NOT NULL,
+	error    text   NOT NULL,
+	state    bytea,
+	status   text   NOT NULL,
+	verb     text   NOT NULL,
+	note     text   NOT NULL,
+	at       bigint NOT NULL,
+	PRIMARY KEY (run_id, seq)
+);
+
+-- List: newest first, by saga, by status.
+CREATE INDEX runs_created ON {schema}.runs (created, id);
+CREATE INDEX runs_saga ON {schema}.runs (saga, created);
+CREATE INDEX runs_status ON {schema}.runs (status, created);
+
+-- Claim: the runs that need a worker, oldest first. Claim's query
+-- repeats this WHERE clause word for word so that the planner can use
+-- the index. Lease columns are not indexed: taking and renewing leases
+-- are HOT updates.
+CREATE INDEX runs_claim ON {schema}.runs (created, id)
+	WHERE status IN ('pending', 'running', 'compensating') OR request_verb <> '';
+`,
+}
+
+// minServerVersion is the oldest PostgreSQL the store runs on: 14, whose
+// extract(epoch ...) returns an exact numeric.
+const minServerVersion = 140000
+
+// expand replaces {schema} in q with the quoted schema name.
+func expand(q, schema string) string {
+	return strings.ReplaceAll(q, "{schema}", pgx.Identifier{schema}.Sanitize())
+}
+
+// migrate brings schema to the latest version in one transaction, under
+// a transaction-level advisory lock on the schema's name: several stores
+// starting at once on a new database wait for the first to create it,
+// then find it up to date.
+func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) (err error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	var server int
+	if err := tx.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&server); err != nil {
+		return fmt.Errorf("read the server's version: %w", err)
+	}
+	if server < minServerVersion {
+		return fmt.Errorf("the server is PostgreSQL %d.%d; the store needs %d or newer",
+			server/10000, server%10000, minServerVersion/10000)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('sagakit.migrate:' || $1, 0))`, schema); err != nil {
+		return fmt.Errorf("lock the schema for migration: %w", err)
+	}
+	// A store whose role may not create schemas can still open one that
+	// is up to date: look before creating anything.
+	var version int
+	var table *string
+	err = tx.QueryRow(ctx, `SELECT to_regclass($1)::text`, expand(`{schema}.sagakit_migrations`, schema)).Scan(&table)
+	if err != nil {
+		return fmt.Errorf("look for the schema: %w", err)
+	}
+	if table != nil {
+		err = tx.QueryRow(ctx, expand(`SELECT coalesce(max(version), 0) FROM {schema}.sagakit_migrations`, schema)).Scan(&version)
+		if err != nil {
+			return fmt.Errorf("read the schema version: %w", err)
+		}
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("schema %q has version %d, newer than this code knows (%d): upgrade sagakit",
+			schema, version, len(migrations))
+	}
+	if version == len(migrations) {
+		return tx.Commit(ctx)
+	}
+	for _, q := range []string{
+		`CREATE SCHEMA IF NOT EXISTS {schema}`,
+		`CREATE TABLE IF NOT EXISTS {schema}.sagakit_migrations (
+			version    integer     NOT NULL PRIMARY KEY,
+			applied_at timestamptz NOT NULL DEFAULT now()
+		)`,
+	} {
+		if _, err := tx.Exec(ctx, expand(q, schema)); err != nil {
+			return err
+		}
+	}
+	for v := version; v < len(migrations); v++ {
+		if _, err := tx.Exec(ctx, expand(migrations[v], schema)); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+		if _, err := tx.Exec(ctx, expand(`INSERT INTO {schema}.sagakit_migrations (version) VALUES ($1)`, schema), v+1); err != nil {
+			return fmt.Errorf("record version %d: %w", v+1, err)
+		}
+	}
+	return tx.Commit(ctx)
+}

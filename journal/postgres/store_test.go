@@ -1,0 +1,22 @@
+package postgres_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sagakit/sagakit/journal"
+	"github.com/sagakit/sagakit/journal/journaltest"
+	"github.com/sagakit/sagakit/journal/postgres"
+)
+
+func TestConformance(t *testing.T) {
+	journaltest.Run(t, func(t *testing.T, now func() time.Time) journal.Store {
+		return newStore(t, postgres.WithNow(now))
+	})
+}
+
+func TestConformanceNoGroupCommit(t *testing.T) {
+	journaltest.Run(t, func(t *testing.T, now func() time.Time) journal.Store {
+		return newStore(t, postgres.WithNow(now), postgres.WithBatchSize(1), postgres.WithWriters(1))
+	})
+}
