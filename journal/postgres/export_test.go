@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"runtime"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -50,3 +51,13 @@ var (
 	RedactDSN = redactDSN
 	Scrub     = func(err error, dsn string) error { return scrub(err, secrets(dsn)) }
 )
+
+// SetCallerClock replaces the clock Create reads the caller's time from.
+func (s *Store) SetCallerClock(now func() time.Time) { s.callerNow = now }
+
+// Subscribers returns how many channels Wakeups feeds.
+func (s *Store) Subscribers() int {
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	return len(s.l.subs)
+}

@@ -96,7 +96,15 @@ var (
 func sharedPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	dsn := testDSN(t)
-	poolOnce.Do(func() { pool, poolErr = pgxpool.New(context.Background(), dsn) })
+	poolOnce.Do(func() {
+		cfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			poolErr = err
+			return
+		}
+		cfg.MaxConns = 16 // parallel tests, each store with its writers
+		pool, poolErr = pgxpool.NewWithConfig(context.Background(), cfg)
+	})
 	if poolErr != nil {
 		t.Fatal(poolErr)
 	}

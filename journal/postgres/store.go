@@ -27,6 +27,9 @@ type Store struct {
 	w       *writer
 	l       *listener
 	testNow func() time.Time // WithNow's clock; nil in production
+	// callerNow is the caller's clock, from which Create takes a lease's
+	// duration; tests skew it.
+	callerNow func() time.Time
 
 	mu     sync.RWMutex
 	closed bool // guarded by mu; sends on w.ops happen under mu.RLock
@@ -118,6 +121,8 @@ func start(ctx context.Context, pool *pgxpool.Pool, owned bool, dsn string, o *o
 		schema:  o.schema,
 		sql:     newStatements(o.schema),
 		testNow: o.now,
+
+		callerNow: time.Now,
 	}
 	channel := "sagakit_" + o.schema
 	s.w = newWriter(pool, o, s.sql.lock, channel)
@@ -208,7 +213,7 @@ func (s *Store) Create(ctx context.Context, run journal.Run, entries ...journal.
 	}
 	var ttl *int64
 	if !run.LeaseExpiry.IsZero() {
-		now := time.Now
+		now := s.callerNow
 		if s.testNow != nil {
 			now = s.testNow
 		}

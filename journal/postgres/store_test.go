@@ -10,12 +10,14 @@ import (
 )
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	journaltest.Run(t, func(t *testing.T, now func() time.Time) journal.Store {
 		return newStore(t, postgres.WithNow(now))
 	})
 }
 
 func TestConformanceNoGroupCommit(t *testing.T) {
+	t.Parallel()
 	journaltest.Run(t, func(t *testing.T, now func() time.Time) journal.Store {
 		return newStore(t, postgres.WithNow(now), postgres.WithBatchSize(1), postgres.WithWriters(1))
 	})

@@ -1,0 +1,143 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+	"github.com/matryer/is"
+
+	"github.com/sagakit/sagakit/journal"
+	"github.com/sagakit/sagakit/journal/postgres"
+)
+
+func TestMigrateNewSchema(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	schema := newSchema(t)
+	s, err := postgres.Open(t.Context(), testDSN(t), postgres.WithSchema(schema))
+	is.NoErr(err)
+	defer s.Close()
+	version := query[int](t, `SELECT max(version) FROM `+pgx.Identifier{schema, "sagakit_migrations"}.Sanitize())
+	is.Equal(version, postgres.SchemaVersion)
+	tables := query[[]string](t, `SELECT array_agg(tablename::text ORDER BY tablename) FROM pg_tables WHERE schemaname = $1`, schema)
+	is.Equal(tables, []string{"entries", "runs", "sagakit_migrations"})
+}
+
+// TestReopen: a store opened again on its schema finds its runs, and
+// migrates nothing.
+func TestReopen(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := t.Context()
+	schema := newSchema(t)
+	s, err := postgres.Open(ctx, testDSN(t), postgres.WithSchema(schema))
+	is.NoErr(err)
+	run := journal.Run{ID: "r1", Saga: "order", Fingerprint: "fp", Status: journal.Running,
+		State: []byte(`{"a":1}`), LeaseOwner: "w1", LeaseExpiry: time.Now().Add(time.Hour)}
+	at := time.Date(2030, 5, 6, 7, 8, 9, 123456789, time.UTC)
+	is.NoErr(s.Create(ctx, run, journal.Entry{Kind: journal.RunStarted, At: at}))
+	is.NoErr(s.Append(ctx, "r1", "w1", journal.Update{Status: journal.Paused},
+		journal.Entry{Kind: journal.StepFailed, Step: "charge", Attempt: 2, Attempts: 3, Error: "declined", At: at.Add(1)}))
+	is.NoErr(s.Close())
+
+	s, err = postgres.Open(ctx, testDSN(t), postgres.WithSchema(schema))
+	is.NoErr(err)
+	defer s.Close()
+	got, es, err := s.Load(ctx, "r1")
+	is.NoErr(err)
+	is.Equal(got.Status, journal.Paused)
+	is.Equal(string(got.State), `{"a":1}`)
+	want := []journal.Entry{
+		{Seq: 1, Kind: journal.RunStarted, At: at},
+		{Seq: 2, Kind: journal.StepFailed, Step: "charge", Attempt: 2, Attempts: 3, Error: "declined", At: at.Add(1)},
+	}
+	if d := cmp.Diff(want, es); d != "" {
+		t.Fatalf("entries after reopening (-want +got):\n%s", d)
+	}
+	is.Equal(es[0].At.Location(), time.UTC)
+	is.Equal(query[int](t, `SELECT count(*) FROM `+pgx.Identifier{schema, "sagakit_migrations"}.Sanitize()), postgres.SchemaVersion)
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	schema := newSchema(t)
+	s, err := postgres.Open(t.Context(), testDSN(t), postgres.WithSchema(schema))
+	is.NoErr(err)
+	is.NoErr(s.Close())
+	_, err = sharedPool(t).Exec(t.Context(),
+		`INSERT INTO `+pgx.Identifier{schema, "sagakit_migrations"}.Sanitize()+` (version) VALUES ($1)`, postgres.SchemaVersion+1)
+	is.NoErr(err)
+
+	_, err = postgres.Open(t.Context(), testDSN(t), postgres.WithSchema(schema))
+	if err == nil || !strings.Contains(err.Error(), "newer than this code knows") {
+		t.Fatalf("Open on a newer schema: got %v, want an error saying it is newer", err)
+	}
+	_, err = postgres.New(t.Context(), sharedPool(t), postgres.WithSchema(schema))
+	if err == nil || !strings.Contains(err.Error(), "upgrade sagakit") {
+		t.Fatalf("New on a newer schema: got %v, want an error saying it is newer", err)
+	}
+}
+
+// TestConcurrentOpens: workers starting at once on a new schema all
+// open it; the advisory lock lets one create it.
+func TestConcurrentOpens(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	dsn := testDSN(t)
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	stores := make(chan *postgres.Store, n)
+	for range n {
+		wg.Go(func() {
+			s, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
+			if err != nil {
+				errs <- err
+				return
+			}
+			stores <- s
+		})
+	}
+	wg.Wait()
+	close(errs)
+	close(stores)
+	for s := range stores {
+		_ = s.Close()
+	}
+	for err := range errs {
+		t.Fatalf("concurrent Open: %v", err)
+	}
+	is.New(t).Equal(query[int](t, `SELECT count(*) FROM `+pgx.Identifier{schema, "sagakit_migrations"}.Sanitize()),
+		postgres.SchemaVersion)
+}
+
+// TestSchemasApart: stores on two schemas of one database do not see
+// each other's runs.
+func TestSchemasApart(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := t.Context()
+	a, b := newStore(t), newStore(t)
+	is.NoErr(a.Create(ctx, journal.Run{ID: "r1", Status: journal.Pending}))
+	_, _, err := b.Load(ctx, "r1")
+	is.True(err != nil && strings.Contains(err.Error(), "not found"))
+	runs, err := b.Claim(ctx, "w", time.Minute, 10)
+	is.NoErr(err)
+	is.Equal(len(runs), 0)
+}
+
+func TestBadSchemaName(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"", "1abc", `a"b`, "a b", "a.b", strings.Repeat("x", 56)} {
+		_, err := postgres.Open(t.Context(), "postgres://127.0.0.1:1/x", postgres.WithSchema(name))
+		if err == nil || !strings.Contains(err.Error(), "bad schema name") {
+			t.Errorf("schema %q: got %v, want a bad schema name error", name, err)
+		}
+	}
+}
