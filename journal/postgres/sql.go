@@ -168,7 +168,7 @@ const (
 // statements is the SQL of one store, its schema filled in.
 type statements struct {
 	lock, create, append, request, claim, acquire, acquireOwner, renew, release string
-	loadRun, loadEntries, list                                                 string
+	loadRun, loadEntries, list                                                  string
 }
 
 func newStatements(schema string) *statements {
