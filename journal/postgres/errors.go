@@ -33,7 +33,7 @@ func expected(err error) bool {
 const mask = "xxxxx"
 
 // kvPassword matches a password in a keyword/value DSN or a URL's query:
-// password='it”s', password=plain, sslpassword=... .
+// a quoted value (with \' escapes), a plain one, or sslpassword's.
 var kvPassword = regexp.MustCompile(`(?i)(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.|'')*'|[^\s&]*)`)
 
 // redactDSN returns dsn with its passwords masked, for error messages.

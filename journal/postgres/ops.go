@@ -19,7 +19,7 @@ import (
 // failed and it wrote nothing, or nil. Both may run twice (see the
 // writer), so they must set their results, not add to them.
 type op struct {
-	lock  string // the existing run the op writes, locked first; "" for none
+	run   string // the run whose row the op writes (and locks); "" for none
 	wakes bool   // the op may make a run claimable: notify on commit
 	queue func(b *pgx.Batch, now any)
 	read  func(br pgx.BatchResults) error
@@ -62,6 +62,7 @@ func (s *Store) createOp(run *journal.Run, ttl *int64, entries []journal.Entry) 
 	r := run
 	claimable := r.LeaseOwner == "" && (r.Status.Unfinished() || r.Request.Verb != "")
 	return &op{
+		run:   r.ID,
 		wakes: claimable,
 		queue: func(b *pgx.Batch, now any) {
 			args := []any{now, r.ID, r.Saga, r.Fingerprint, string(r.Status), r.State, r.Error, r.Note,
@@ -91,13 +92,13 @@ func lastAt(entries []journal.Entry) int64 {
 }
 
 func (s *Store) appendOp(runID, owner string, u *journal.Update, entries []journal.Entry) *op {
-	touch := u.Status != "" || u.State != nil || u.Error != nil || u.Ended || u.ClearRequest
+	touch := u.Status != "" || u.State != nil || u.Error != nil || u.Ended || u.ClearRequest // moves Updated
 	var errText string
 	if u.Error != nil {
 		errText = *u.Error
 	}
 	return &op{
-		lock: runID,
+		run: runID,
 		queue: func(b *pgx.Batch, now any) {
 			args := []any{now, runID, owner, touch, string(u.Status), u.State != nil, u.State,
 				u.Error != nil, errText, u.Ended, lastAt(entries), u.ClearRequest}
@@ -121,7 +122,7 @@ func (s *Store) appendOp(runID, owner string, u *journal.Update, entries []journ
 
 func (s *Store) requestOp(runID string, r *journal.Request) *op {
 	return &op{
-		lock:  runID,
+		run:   runID,
 		wakes: true,
 		queue: func(b *pgx.Batch, now any) {
 			b.Queue(s.sql.request, now, runID, string(r.Verb), r.Step, r.Note, finalStatuses, string(journal.RequestMade))
@@ -177,7 +178,7 @@ func (s *Store) claimOp(owner string, ttl time.Duration, n int, runs *[]journal.
 // acquireOp sets *run to the run it leases.
 func (s *Store) acquireOp(runID, owner string, ttl time.Duration, run *journal.Run) *op {
 	return &op{
-		lock: runID,
+		run: runID,
 		queue: func(b *pgx.Batch, now any) {
 			b.Queue(s.sql.acquire, now, runID, owner, int64(ttl))
 			b.Queue(s.sql.acquireOwner, runID)
@@ -209,7 +210,7 @@ func (s *Store) acquireOp(runID, owner string, ttl time.Duration, run *journal.R
 
 func (s *Store) renewOp(runID, owner string, ttl time.Duration) *op {
 	return &op{
-		lock: runID,
+		run: runID,
 		queue: func(b *pgx.Batch, now any) {
 			b.Queue(s.sql.renew, now, runID, owner, int64(ttl))
 		},
@@ -231,7 +232,7 @@ func (s *Store) renewOp(runID, owner string, ttl time.Duration) *op {
 
 func (s *Store) releaseOp(runID, owner string) *op {
 	return &op{
-		lock:  runID,
+		run:   runID,
 		wakes: true,
 		queue: func(b *pgx.Batch, _ any) {
 			b.Queue(s.sql.release, runID, owner)

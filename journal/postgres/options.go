@@ -27,7 +27,7 @@ func buildOptions(opts []Option) (options, error) {
 	o := options{
 		schema:         DefaultSchema,
 		batch:          256,
-		writers:        2,
+		writers:        1,
 		connectTimeout: 10 * time.Second,
 		writeTimeout:   30 * time.Second,
 	}
@@ -77,8 +77,11 @@ func WithBatchSize(n int) Option {
 }
 
 // WithWriters sets how many writer goroutines send batches, each on its
-// own connection from the pool, so that one batch can be built while
-// another is in flight. The default is 2; n < 1 means 1.
+// own connection from the pool. The default, 1, makes the largest
+// batches: while one is in flight, the next one fills. More writers keep
+// several batches in flight, which pays when round trips are long (a
+// distant server) rather than when the server's commits are the limit;
+// n < 1 means 1.
 func WithWriters(n int) Option {
 	return func(o *options) { o.writers = max(n, 1) }
 }

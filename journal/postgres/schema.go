@@ -31,11 +31,10 @@ CREATE TABLE {schema}.runs (
 	updated      bigint NOT NULL,
 	ended        bigint NOT NULL,
 	lease_owner  text   NOT NULL, -- '' when no one holds the lease
-	lease_expiry bigint NOT NULL  -- on the database's clock
+	lease_expiry bigint NOT NULL, -- on the database's clock
+	last_seq     bigint NOT NULL  -- the Seq of the run's last entry
 );
 
--- A run's last Seq is max(seq) of its entries, a seek on the primary
--- key: the header is not written when only entries are added.
 CREATE TABLE {schema}.entries (
 	run_id   text   NOT NULL REFERENCES {schema}.runs (id) ON DELETE CASCADE,
 	seq      bigint NOT NULL,

@@ -43,21 +43,16 @@ func unnestEntries(first int) string {
 
 const insertEntries = `INSERT INTO {schema}.entries (run_id, seq, kind, step, attempt, attempts, error, state, status, verb, note, at)`
 
-// lockSQL locks the existing runs a batch writes, in ID order, before any
-// of its statements run. The statements that follow then read the rows
-// as last committed (each statement of a batch takes a new snapshot), and
-// two batches never wait for each other in a cycle.
-const lockSQL = `SELECT id FROM {schema}.runs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`
-
 // createSQL inserts a run and its entries unless the ID is taken; it
 // returns 1 if it did. $14 is the lease's TTL in nanoseconds, NULL for
 // none (expiry 0): the expiry is on the database's clock.
 var createSQL = `WITH n AS (SELECT ` + nowSQL + ` AS now),
 run AS (
-	INSERT INTO {schema}.runs (` + runColumns + `)
+	INSERT INTO {schema}.runs (` + runColumns + `, last_seq)
 	SELECT $2::text, $3::text, $4::text, $5::text, $6::bytea, $7::text, $8::text, $9::text, $10::text, $11::text,
 		n.now, n.now, $12::bigint, $13::text,
-		CASE WHEN $14::bigint IS NULL THEN 0 ELSE n.now + $14::bigint END
+		CASE WHEN $14::bigint IS NULL THEN 0 ELSE n.now + $14::bigint END,
+		cardinality($15::text[])
 	FROM n
 	ON CONFLICT (id) DO NOTHING
 	RETURNING id, created
@@ -72,22 +67,26 @@ SELECT count(*) FROM run`
 // appendSQL appends entries to a run whose lease $3 holds, and applies
 // an Update to its header if $4. It returns whether it did, and whether
 // the run exists.
+//
+// One UPDATE checks the lease, changes the header and takes the entries'
+// numbers from the run's last_seq. If another transaction changed the
+// row meanwhile, PostgreSQL waits for it and checks the lease again on
+// the row as that one committed it: the check and the write are one. A
+// Claim elsewhere skips the row until this batch commits.
 var appendSQL = `WITH run AS (
-	SELECT r.id, n.now, (SELECT coalesce(max(x.seq), 0) FROM {schema}.entries x WHERE x.run_id = r.id) AS seq
-	FROM {schema}.runs r, (SELECT ` + nowSQL + ` AS now) n
-	WHERE r.id = $2 AND r.lease_owner = $3 AND r.lease_expiry > n.now
-), upd AS (
 	UPDATE {schema}.runs r SET
-		updated = run.now,
+		last_seq = r.last_seq + cardinality($13::text[]),
+		updated = CASE WHEN $4::boolean THEN n.now ELSE r.updated END,
 		status = CASE WHEN $5::text = '' THEN r.status ELSE $5::text END,
 		state = CASE WHEN $6::boolean THEN $7::bytea ELSE r.state END,
 		error = CASE WHEN $8::boolean THEN $9::text ELSE r.error END,
-		ended = CASE WHEN NOT $10::boolean THEN r.ended WHEN $11::bigint = 0 THEN run.now ELSE $11::bigint END,
+		ended = CASE WHEN NOT $10::boolean THEN r.ended WHEN $11::bigint = 0 THEN n.now ELSE $11::bigint END,
 		request_verb = CASE WHEN $12::boolean THEN '' ELSE r.request_verb END,
 		request_step = CASE WHEN $12::boolean THEN '' ELSE r.request_step END,
 		request_note = CASE WHEN $12::boolean THEN '' ELSE r.request_note END
-	FROM run
-	WHERE r.id = run.id AND $4::boolean
+	FROM (SELECT ` + nowSQL + ` AS now) n
+	WHERE r.id = $2 AND r.lease_owner = $3 AND r.lease_expiry > n.now
+	RETURNING r.id, n.now, r.last_seq - cardinality($13::text[]) AS seq
 ), ins AS (
 	` + insertEntries + `
 	SELECT run.id, run.seq + e.n, e.kind, e.step, e.attempt, e.attempts, e.error, e.state, e.status, e.verb, e.note,
@@ -99,21 +98,24 @@ SELECT EXISTS (SELECT FROM run), EXISTS (SELECT FROM {schema}.runs WHERE id = $2
 // requestSQL records a request on a run that is not final ($6 lists the
 // final statuses) and has none pending, with its entry of kind $7. It
 // returns the run's status and pending verb as they were, and whether it
-// recorded the request; no row if the run does not exist.
+// recorded the request; no row if the run does not exist. It locks the
+// row first (FOR UPDATE reads it as last committed, after waiting for
+// any other writer), then updates it as appendSQL does.
 const requestSQL = `WITH r AS (
-	SELECT r.id, r.status, r.request_verb, n.now,
-		(SELECT coalesce(max(x.seq), 0) FROM {schema}.entries x WHERE x.run_id = r.id) AS seq
+	SELECT r.id, r.status, r.request_verb, n.now
 	FROM {schema}.runs r, (SELECT ` + nowSQL + ` AS now) n
 	WHERE r.id = $2
+	FOR UPDATE OF r
 ), upd AS (
 	UPDATE {schema}.runs t
-	SET request_verb = $3::text, request_step = $4::text, request_note = $5::text, note = $5::text, updated = r.now
+	SET request_verb = $3::text, request_step = $4::text, request_note = $5::text, note = $5::text,
+		updated = r.now, last_seq = t.last_seq + 1
 	FROM r
 	WHERE t.id = r.id AND r.status <> ALL ($6::text[]) AND r.request_verb = ''
-	RETURNING t.id
+	RETURNING t.id, t.last_seq
 ), ins AS (
 	` + insertEntries + `
-	SELECT r.id, r.seq + 1, $7::text, $4::text, 0, 0, '', NULL, '', $3::text, $5::text, r.now
+	SELECT r.id, upd.last_seq, $7::text, $4::text, 0, 0, '', NULL, '', $3::text, $5::text, r.now
 	FROM r JOIN upd ON upd.id = r.id
 )
 SELECT r.status, r.request_verb, EXISTS (SELECT FROM upd) FROM r`
@@ -167,14 +169,13 @@ const (
 
 // statements is the SQL of one store, its schema filled in.
 type statements struct {
-	lock, create, append, request, claim, acquire, acquireOwner, renew, release string
-	loadRun, loadEntries, list                                                  string
+	create, append, request, claim, acquire, acquireOwner, renew, release string
+	loadRun, loadEntries, list                                            string
 }
 
 func newStatements(schema string) *statements {
 	x := func(q string) string { return expand(q, schema) }
 	return &statements{
-		lock:         x(lockSQL),
 		create:       x(createSQL),
 		append:       x(appendSQL),
 		request:      x(requestSQL),

@@ -125,7 +125,7 @@ func start(ctx context.Context, pool *pgxpool.Pool, owned bool, dsn string, o *o
 		callerNow: time.Now,
 	}
 	channel := "sagakit_" + o.schema
-	s.w = newWriter(pool, o, s.sql.lock, channel)
+	s.w = newWriter(pool, o, channel)
 	s.w.start(o.writers)
 	s.l = newListener(pool.Config().ConnConfig, channel)
 	return s, nil

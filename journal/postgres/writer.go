@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,7 +41,6 @@ type writer struct {
 	max     int
 	now     func() time.Time // nil: the database's clock
 	timeout time.Duration
-	lock    string // the batch's lock statement
 	channel string // the notification channel
 
 	// For tests and benchmarks: batches sent (round trips, fallbacks
@@ -48,7 +48,7 @@ type writer struct {
 	batches, commits, committed atomic.Int64
 }
 
-func newWriter(pool *pgxpool.Pool, o *options, lockSQL, channel string) *writer {
+func newWriter(pool *pgxpool.Pool, o *options, channel string) *writer {
 	return &writer{
 		pool:    pool,
 		ops:     make(chan *op, max(4*o.batch, 1024)),
@@ -56,7 +56,6 @@ func newWriter(pool *pgxpool.Pool, o *options, lockSQL, channel string) *writer 
 		max:     o.batch,
 		now:     o.now,
 		timeout: o.writeTimeout,
-		lock:    lockSQL,
 		channel: channel,
 	}
 }
@@ -165,22 +164,16 @@ func (w *writer) send(ops []*op) ([]error, error) {
 	if w.now != nil {
 		now = w.now().UnixNano()
 	}
+	// Ops go in the order of the runs they write (claims, which name no
+	// run, first), so that two batches lock the rows they share in the
+	// same order and never wait for each other in a cycle. The callers of
+	// a batch wait for it together: its order is theirs to choose.
+	slices.SortStableFunc(ops, func(a, b *op) int { return strings.Compare(a.run, b.run) })
 	b := &pgx.Batch{}
-	var locks []string
 	wakes := false
 	for _, o := range ops {
-		if o.lock != "" {
-			locks = append(locks, o.lock)
-		}
-		wakes = wakes || o.wakes
-	}
-	slices.Sort(locks)
-	locks = slices.Compact(locks)
-	if len(locks) > 0 {
-		b.Queue(w.lock, locks)
-	}
-	for _, o := range ops {
 		o.queue(b, now)
+		wakes = wakes || o.wakes
 	}
 	if wakes {
 		b.Queue(notifySQL, w.channel)
@@ -189,11 +182,6 @@ func (w *writer) send(ops []*op) ([]error, error) {
 	w.batches.Add(1)
 	br := conn.SendBatch(ctx, b)
 	var first error // the first error that is not a journal answer
-	if len(locks) > 0 {
-		if _, err := br.Exec(); err != nil {
-			first = err
-		}
-	}
 	for i, o := range ops {
 		if first != nil {
 			break

@@ -168,3 +168,61 @@ func TestCanceledBeforeTaken(t *testing.T) {
 	_, _, err := s.Load(context.Background(), "r1")
 	is.True(errors.Is(err, journal.ErrNotFound))
 }
+
+// TestRequestsWhileAppending: another store records requests on a run
+// while its owner appends to it, so that their entries race for the next
+// Seq. Every write either succeeds or gets a journal answer, and the
+// journal stays numbered without gaps or repeats.
+func TestRequestsWhileAppending(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	schema := newSchema(t)
+	owner, err := postgres.New(ctx, sharedPool(t), postgres.WithSchema(schema))
+	is.NoErr(err)
+	defer owner.Close()
+	operator, err := postgres.Open(ctx, testDSN(t), postgres.WithSchema(schema))
+	is.NoErr(err)
+	defer operator.Close()
+	is.NoErr(owner.Create(ctx, journal.Run{ID: "r1", Status: journal.Running, LeaseOwner: "w1",
+		LeaseExpiry: time.Now().Add(time.Hour)}, journal.Entry{Kind: journal.RunStarted}))
+
+	const appends = 150
+	var requests int
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			err := operator.Request(ctx, "r1", journal.Request{Verb: journal.Resume})
+			switch {
+			case err == nil:
+				requests++
+			case !errors.Is(err, journal.ErrPending):
+				done <- err
+				return
+			}
+		}
+	}()
+	for i := range appends {
+		err := owner.Append(ctx, "r1", "w1", journal.Update{ClearRequest: i%2 == 0},
+			journal.Entry{Kind: journal.StepStarted, Step: fmt.Sprint(i)})
+		if err != nil {
+			close(stop)
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	close(stop)
+	is.NoErr(<-done)
+	_, es, err := owner.Load(ctx, "r1")
+	is.NoErr(err)
+	is.Equal(len(es), 1+appends+requests)
+	for i, e := range es {
+		is.Equal(e.Seq, int64(i+1))
+	}
+	t.Logf("%d appends and %d requests", appends, requests)
+}
