@@ -144,5 +144,56 @@
 // TestRacingRequestRefused and TestRequestWhileAnotherIsCarriedOut
 // (requests_test.go) drive both orders deterministically.
 //
+// # A fleet draining a backlog
+//
+// TestFleetDrain (drain_test.go, drain_check_test.go) runs a producer
+// process that journals 2,000 runs of a five-step saga with
+// Definition.Start (200 under the race detector, which makes SQLite
+// several times slower: race_test.go, norace_test.go), under IDs of its
+// own, some sent twice as a retrying client would, and four worker
+// processes that drain them with Engine.Work (eight runs at once each, a
+// lease of one second). When a third of the runs have ended, the parent
+// kills one worker with SIGKILL in the middle of its runs and starts
+// another process, under a new owner name, in its place; when every run
+// has ended, it stops the workers with SIGTERM (Work must return with its
+// context's end, and the process exit cleanly). Every step is idempotent,
+// so every run must succeed: the journal holds the 2,000 runs, each
+// succeeded with every step once and nothing left pending; the
+// participant took each step's effect once, under the key of the step's
+// first execution, the re-runs of the killed worker's steps deduplicated;
+// the killed worker's runs were taken over by the others; and each run
+// had one driver at a time. A step records its effect and its execution
+// (when it began and ended) in one transaction of the participant
+// (drain_world_test.go), so that the figures measure the fleet more than
+// the participant; executions of one step whose times meet are overlaps.
+//
+// Runs change hands without a kill too: four processes on one SQLite file
+// wait for its lock, and SQLite's busy handler, which sleeps longer and
+// longer between tries, lets one process wait for seconds while the
+// others commit, longer than a renewal can wait under a one-second lease.
+// The test checks every handover, after a kill or such a stall: the next
+// driver claimed the run once the old lease could have ended (a TTL after
+// the old driver's last claim or renewal began, or its release), the
+// store took no write of the old driver after that claim, the journal's
+// entries go from one driver to the next and never back, every execution
+// of a step began in a process that held the run, and two executions of
+// a step at once ran under two claims, the first one lost (the window
+// durable's Guarantees describe). It logs the figures: wall time, runs
+// per second, the latency from Start to end, the runs the killed worker
+// had in flight and who took them over how soon, the handovers after
+// stalls, and how long the workers' journal calls took.
+//
+// The journal the processes share is chosen in one place
+// (fleetstore_test.go): SQLite now; PostgreSQL once journal/postgres is
+// plugged into openPostgres there and SAGAKIT_POSTGRES_DSN names a
+// database, each test in a schema of its own (dropped when done, with
+// dropPostgres).
+//
+// TestReclaimedWhileBusy (reclaim_test.go) shows a window TestFleetDrain
+// came across: a driver releases its run's lease before its engine stops
+// counting the run as driven, so the engine's own Work may claim the run
+// in between, find it busy (durable.ErrBusy) and leave it leased and
+// idle until the lease expires.
+//
 // The tests need a Unix system; elsewhere they skip.
 package crashtest
