@@ -26,7 +26,8 @@ import (
 // checks or Seq lookups: one writer sending each round of 64 runs' ops
 // (at most 256 rows) as one pipelined transaction, and one transaction
 // per op. One benchmark op is one journaled step. The store's figures
-// include ops per commit and round trips (batches sent) per step.
+// include ops per commit and round trips (batches sent) per step;
+// SAGAKIT_BENCH_WRITERS=n runs the store with n writers (WithWriters).
 
 const (
 	workers  = 64  // concurrent runs in the 64 benchmarks
@@ -42,7 +43,7 @@ func BenchmarkStoreLone(b *testing.B) { benchStore(b, 1) }
 func benchStore(b *testing.B, goroutines int) {
 	ctx := context.Background()
 	opts := []postgres.Option{postgres.WithSchema(newSchema(b))}
-	if n, err := strconv.Atoi(os.Getenv("BENCH_WRITERS")); err == nil {
+	if n, err := strconv.Atoi(os.Getenv("SAGAKIT_BENCH_WRITERS")); err == nil {
 		opts = append(opts, postgres.WithWriters(n))
 	}
 	s, err := postgres.Open(ctx, testDSN(b), opts...)

@@ -1,2 +1,140 @@
-// Package postgres is a [journal.Store] on PostgreSQL, for fleets.
+// Package postgres is a [journal.Store] on PostgreSQL, through
+// github.com/jackc/pgx/v5: the store for a fleet of workers, several
+// processes or machines sharing one database, which is their only
+// coordinator.
+//
+// # Model
+//
+// A schema of its own (see [WithSchema]; "sagakit" by default) holds two
+// tables: runs, one row per run header, with its lease (owner and expiry),
+// its pending request and the Seq of its last entry; and entries, each
+// run's journal keyed by run ID and Seq. When Create or Append returns nil,
+// the transaction that wrote it has committed: with the server's default
+// synchronous_commit=on it is on the server's disk, and survives a crash
+// of the worker, of the server, or of the server's machine.
+//
+// Each write is one SQL statement that checks and writes together: an
+// Append's UPDATE of the run's row carries the lease check in its WHERE
+// clause, and its entries are inserted only if that row was updated.
+// A write whose check fails (a lost lease, an unknown run, a taken ID)
+// writes nothing and returns the journal error: [journal.ErrLeaseLost],
+// [journal.ErrNotFound], [journal.ErrExists], [journal.ErrFinal] or
+// [journal.ErrPending], wrapped.
+//
+// Load reads a run's header and journal in one repeatable-read
+// transaction, in one round trip; List is one query. Both go straight to
+// the pool.
+//
+// # Leases on the database's clock
+//
+// Workers' clocks disagree; the database's is the one they share. Every
+// time the store records or compares — Created, Updated, entries without
+// a time, lease expiries and their checks — is the server's
+// statement_timestamp() (the start of the statement), never the worker's
+// clock. A lease granted by Claim, Acquire or Renew lasts until the
+// database's now plus the ttl the worker asked for; Claim takes runs whose
+// lease expired by the database's now, with FOR UPDATE SKIP LOCKED, so
+// that workers claiming at once never wait for each other nor get the
+// same run.
+//
+// Create is the one call that is given an instant, run.LeaseExpiry, read
+// on the caller's clock. The store keeps the duration the caller meant:
+// it records the database's now plus (run.LeaseExpiry minus the caller's
+// now). A worker whose clock is an hour off thus gets the lease it asked
+// for, no longer and no shorter. The LeaseExpiry values the store returns
+// are on the database's clock: compare them with each other, not with
+// time.Now.
+//
+// Fencing: Append and Renew check the lease in the statement that writes,
+// on the row as last committed (PostgreSQL waits for a concurrent writer
+// of the row and checks again), and hold the row until their transaction
+// commits, so a Claim elsewhere cannot take the run between the check and
+// the write. A worker whose lease expired writes nothing more, even
+// before another worker claimed the run.
+//
+// Times are stored as Unix nanoseconds (bigint, UTC; 0 is the zero time)
+// and come back exactly, in UTC, for the years 1678 to 2262: entries carry
+// the times their callers gave, to the nanosecond, as the journal contract
+// (and package journaltest) requires. The database's clock reads
+// microseconds. In SQL, to_timestamp(created / 1e9) shows a time.
+//
+// # Group commit
+//
+// Over a network, a round trip costs more than the statement. Writing
+// calls (Create, Append, Claim, Acquire, Renew, Release, Request) queue
+// their operation and wait; a writer goroutine takes every operation
+// queued, up to the batch size ([WithBatchSize], 256), sends their
+// statements as one pgx.Batch — one pipeline, one round trip, one implicit
+// transaction — and answers each caller once the batch has committed. A
+// worker driving 64 runs at once thus commits their steps together, in a
+// few round trips rather than 64. One writer ([WithWriters]) makes the
+// largest batches: while one is in flight, the next fills.
+//
+// An operation whose check fails writes nothing, so it fails alone and
+// the rest of its batch commits. An error from the server (a constraint,
+// a deadlock, an entry number taken by a concurrent request) aborts the
+// whole transaction; then the writer sends the batch's operations again,
+// one transaction each, so that only the failing one fails. Operations go
+// in a batch in the order of their run IDs, so that two batches never wait
+// for each other's rows in a cycle. If the connection breaks during a
+// batch, or the batch outlasts [WithWriteTimeout], whether it committed
+// cannot be known: every call in it fails with the error, and none is
+// sent again.
+//
+// # Wake-ups
+//
+// A Store is a [journal.Waker]. Create of a run without a lease that
+// needs a worker (a pending run, typically), Request and Release send a
+// NOTIFY on the schema's channel, in the transaction that writes, so that
+// it is heard only if the write commits. [Store.Wakeups] listens on one
+// connection of its own, opened at the first call, and feeds every
+// channel it returned, coalescing; it connects again with backoff when
+// the connection breaks, and wakes everyone once it is back, since events
+// may have gone unheard meanwhile. Polling remains the fallback.
+//
+// # Schema and migrations
+//
+// The store creates its schema and tables, and brings them up to date, at
+// [Open] and [New]. Each version applied is a row of the schema's
+// sagakit_migrations table; the migrations run in one transaction under a
+// transaction-level advisory lock on the schema's name, so that workers
+// starting at once on a new database wait for the first and then find the
+// schema up to date. A store opening a schema written by a newer version
+// of this package fails with an error saying so rather than guess. A role
+// that may not create schemas can open one that is up to date. The store
+// needs PostgreSQL 14 or newer.
+//
+// # Connecting
+//
+// [Open] takes a DSN, as a postgres:// URL or keyword/value string (see
+// pgx's ParseConfig; pool settings such as pool_max_conns work), and
+// makes a pool the Store owns; [New] takes the caller's pool and leaves it
+// open at Close. Both check that the server answers within the connect
+// timeout ([WithConnectTimeout], 10s, or the DSN's connect_timeout)
+// rather than hang, and fail with an error that names the DSN with its
+// password masked: no error of this package shows a password.
+//
+// # Sizing
+//
+// A Store takes one pool connection per writer while a batch is in
+// flight, and one per Load or List in progress; Wakeups holds one more
+// connection, outside the pool. pgxpool's default of max(4, CPUs)
+// connections suits a worker; count the fleet's processes times that
+// against the server's max_connections. Behind PgBouncer, use session
+// pooling: LISTEN needs a session, and a batch's implicit transaction
+// needs its statements on one server connection.
+//
+// Claim scans the runs that need a worker (pending, running or
+// compensating, or with a request) oldest first, on a partial index; runs
+// that are driven under live leases stay in that index until they end, so
+// a claim passes over them.
+//
+// # Tests
+//
+// [WithNow] makes the store take the current time from the test, sent as
+// a query parameter, so that package journaltest can move time without
+// sleeping. This package's own tests read the server's DSN from
+// SAGAKIT_POSTGRES_DSN and skip without it (fail, with
+// SAGAKIT_REQUIRE_POSTGRES=1); each runs in a schema of its own that it
+// drops when done.
 package postgres
