@@ -127,9 +127,9 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 		rep, _ := x.Finish()
 		return rep, err
 	}
-	defer d.e.end(rep.RunID)
 	snap, err := d.codec.Encode(st)
 	if err != nil {
+		d.e.end(rep.RunID)
 		x.Halt(fmt.Errorf("durable: state not journaled, no step run: %w", err))
 		return x.Finish()
 	}
@@ -145,13 +145,15 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 	}
 	dr.pending = append(dr.pending, journal.Entry{Kind: journal.RunStarted, State: snap, At: now})
 	rep, err = dr.forward(0)
+	stop() // no renewal after the lease is released
 	var exists existsError
 	if errors.As(err, &exists) {
+		d.e.end(rep.RunID)
 		return rep, exists // nothing was written, and the run of that ID is not ours
 	}
 	// Whatever the outcome, this engine stops driving the run: a paused
 	// run waits for a request, an unfinished one (the journal failed) for
 	// another worker.
-	_ = d.e.store.Release(context.WithoutCancel(ctx), rep.RunID, d.e.owner)
+	d.e.release(ctx, rep.RunID)
 	return rep, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sagakit/sagakit/journal"
@@ -25,7 +26,8 @@ type claim struct {
 // context ends, with a cause that matches [journal.ErrLeaseLost], when
 // the store says the lease is lost, or when the engine could not renew it
 // by a tenth of the TTL before it expires: the engine gives the run up
-// before another worker may take it, not after. stop ends the heartbeat.
+// before another worker may take it, not after. stop ends the heartbeat;
+// calling it again does nothing.
 func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time) (_ context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
@@ -64,7 +66,8 @@ func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time)
 			}
 		}
 	}()
-	return ctx, func() { close(done); cancel(nil) }
+	var once sync.Once
+	return ctx, func() { once.Do(func() { close(done); cancel(nil) }) }
 }
 
 func earliest(a, b time.Time) time.Time {

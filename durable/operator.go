@@ -73,15 +73,17 @@ func (e *Engine) carry(ctx context.Context, runID string, req journal.Request) (
 	if err := e.begin(runID); err != nil {
 		return nil, fmt.Errorf("durable: %s %s: %w", req.Verb, runID, err)
 	}
-	defer e.end(runID)
 	if err := e.store.Request(ctx, runID, req); err != nil {
+		e.end(runID)
 		return nil, fmt.Errorf("durable: %s %s: %w", req.Verb, runID, err)
 	}
 	granted := time.Now()
 	if _, err := e.store.Acquire(ctx, runID, e.owner, e.ttl); err != nil {
+		e.end(runID)
 		return nil, fmt.Errorf("durable: %s %s: %w (the request stays recorded for the next worker)", req.Verb, runID, err)
 	}
 	_, err := e.driveHeld(ctx, claim{granted: granted, drain: ctx}, runID)
+	e.release(ctx, runID)
 	v, verr := Inspect(context.WithoutCancel(ctx), e.store, runID)
 	if verr != nil {
 		return nil, errors.Join(err, verr)

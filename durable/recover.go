@@ -125,16 +125,25 @@ func (e *Engine) driveClaimed(ctx context.Context, c claim, runID string) (*saga
 	if err := e.begin(runID); err != nil {
 		return nil, err // driven here already: that driver keeps the lease
 	}
-	defer e.end(runID)
+	defer e.release(ctx, runID)
 	return e.driveHeld(ctx, c, runID)
 }
 
-// driveHeld is driveClaimed once the run is marked busy. Its store calls
-// do not end with ctx: once a run is claimed, what is decided about it is
-// journaled; ctx's end stops the run at a step boundary (see drive).
+// release stops driving runID here, then gives up its lease: in that
+// order, so that the run is never free in the store while the engine
+// still counts it as its own (its own Work would claim it and find it
+// busy, leaving it leased and idle until the lease ran out).
+func (e *Engine) release(ctx context.Context, runID string) {
+	e.end(runID)
+	_ = e.store.Release(context.WithoutCancel(ctx), runID, e.owner)
+}
+
+// driveHeld is driveClaimed once the run is marked busy; the caller
+// releases it. Its store calls do not end with ctx: once a run is
+// claimed, what is decided about it is journaled; ctx's end stops the
+// run at a step boundary (see drive).
 func (e *Engine) driveHeld(ctx context.Context, c claim, runID string) (*saga.Report, error) {
 	sctx := context.WithoutCancel(ctx)
-	defer e.store.Release(sctx, runID, e.owner)
 	if c.drain != nil && c.drain.Err() != nil {
 		return nil, ErrStopping
 	}
