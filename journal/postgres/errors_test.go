@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/matryer/is"
 
 	"github.com/sagakit/sagakit/journal/postgres"
@@ -105,6 +107,57 @@ func TestSilentServer(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("Open took %v to fail", took)
 	}
+}
+
+// TestWrongPassword: a server that refuses the password (a stand-in
+// speaking the protocol: the test server trusts everyone) makes Open fail
+// with the server's word, naming the DSN without the password.
+func TestWrongPassword(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go refusePassword(c)
+		}
+	}()
+	dsn := "postgres://alice:" + secret + "@" + ln.Addr().String() + "/test?sslmode=disable"
+	_, err = postgres.Open(t.Context(), dsn)
+	noSecret(t, err, "password authentication failed", "alice:xxxxx@"+ln.Addr().String())
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "28P01" {
+		t.Fatalf("error %v does not wrap the server's 28P01", err)
+	}
+	t.Log(err)
+}
+
+// refusePassword plays a server that asks for a password and refuses it.
+func refusePassword(c net.Conn) {
+	defer c.Close()
+	be := pgproto3.NewBackend(c, c)
+	if _, err := be.ReceiveStartupMessage(); err != nil {
+		return
+	}
+	be.Send(&pgproto3.AuthenticationCleartextPassword{})
+	if err := be.Flush(); err != nil {
+		return
+	}
+	if err := be.SetAuthType(pgproto3.AuthTypeCleartextPassword); err != nil {
+		return
+	}
+	if _, err := be.Receive(); err != nil {
+		return
+	}
+	be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01",
+		Message: `password authentication failed for user "alice"`})
+	_ = be.Flush()
 }
 
 // TestBadDSN: a DSN pgx cannot parse is refused without showing the
