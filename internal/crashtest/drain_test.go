@@ -293,11 +293,22 @@ var unfinished = []journal.Status{journal.Pending, journal.Running, journal.Comp
 var stopped = []journal.Status{journal.Succeeded, journal.Compensated, journal.CompensationFailed,
 	journal.Failed, journal.Resolved, journal.Abandoned, journal.Paused, journal.Blocked}
 
+// TestFleetDrain drains the backlog on every fleet store there is: SQLite
+// always, PostgreSQL when SAGAKIT_POSTGRES_DSN is set.
 func TestFleetDrain(t *testing.T) {
+	for _, fs := range fleetStores(t) {
+		t.Run(fs.Kind, func(t *testing.T) { fleetDrain(t, fs) })
+	}
+}
+
+func fleetDrain(t *testing.T, fs fleetStore) {
 	ctx := t.Context()
 	dir := t.TempDir()
+	if fs.Kind == sqliteStore {
+		fs.Path = filepath.Join(dir, "journal.db")
+	}
 	n := drainRuns
-	base := drainPlan{Dir: dir, Store: chooseFleetStore(t, dir), TTL: drainTTL, Conc: drainConc,
+	base := drainPlan{Dir: dir, Store: fs, TTL: drainTTL, Conc: drainConc,
 		Poll: drainPoll, Work: drainStepWork, Runs: n}
 	if err := createDrainParticipant(base.participant()); err != nil {
 		t.Fatal(err)

@@ -10,15 +10,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sagakit/sagakit/journal"
+	"github.com/sagakit/sagakit/journal/postgres"
 	"github.com/sagakit/sagakit/journal/sqlite"
 )
 
 // The journal the processes of TestFleetDrain share. The parent chooses
-// it (chooseFleetStore) and passes it to every process in its plan; each
-// process opens its own Store on it (openFleetStore). SQLite is the
-// default; PostgreSQL is used when it is plugged in below and
-// SAGAKIT_POSTGRES_DSN is set.
+// it (fleetStores: SQLite, and PostgreSQL when SAGAKIT_POSTGRES_DSN is
+// set) and passes it to every process in its plan; each process opens its
+// own Store on it (openFleetStore).
 
 // postgresDSNEnv names the environment variable with the DSN of a
 // PostgreSQL database the tests may create schemas in. The children
@@ -45,58 +47,44 @@ func (s fleetStore) String() string {
 	return "SQLite, " + filepath.Base(s.Path)
 }
 
-// openPostgres opens a PostgreSQL journal in schema, or is nil while no
-// PostgreSQL store is plugged in; dropPostgres, if not nil, drops a
-// test's schema when the test is done.
-//
-// ===== PLUG POSTGRESQL IN HERE =====
-// Once package journal/postgres is in the tree, import it and
-// "github.com/jackc/pgx/v5" in this file and set:
-//
-//	var openPostgres = func(ctx context.Context, dsn, schema string) (journal.Store, error) {
-//		return postgres.Open(ctx, dsn, postgres.WithSchema(schema))
-//	}
-//
-//	var dropPostgres = func(ctx context.Context, dsn, schema string) error {
-//		conn, err := pgx.Connect(ctx, dsn)
-//		if err != nil {
-//			return err
-//		}
-//		defer conn.Close(ctx)
-//		_, err = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-//		return err
-//	}
-//
-// Nothing else changes: with SAGAKIT_POSTGRES_DSN set, chooseFleetStore
-// then gives each test a schema of its own, which the parent creates (by
-// opening it) before it starts the processes, and drops when done.
-var (
-	openPostgres func(ctx context.Context, dsn, schema string) (journal.Store, error)
-	dropPostgres func(ctx context.Context, dsn, schema string) error
-)
+// openPostgres opens the PostgreSQL journal in schema.
+func openPostgres(ctx context.Context, dsn, schema string) (journal.Store, error) {
+	return postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+}
 
-// chooseFleetStore chooses the journal of a test whose files go in dir:
-// PostgreSQL if it is plugged in and SAGAKIT_POSTGRES_DSN is set, else a
-// SQLite file in dir.
-func chooseFleetStore(t *testing.T, dir string) fleetStore {
-	t.Helper()
-	if os.Getenv(postgresDSNEnv) != "" {
-		if openPostgres != nil {
-			// A schema of its own for each test: reruns and concurrent
-			// packages do not see each other's runs.
-			s := fleetStore{Kind: postgresStore, Schema: fmt.Sprintf("crashtest_%d_%d", os.Getpid(), time.Now().UnixNano())}
-			if dropPostgres != nil {
-				t.Cleanup(func() {
-					if err := dropPostgres(context.Background(), os.Getenv(postgresDSNEnv), s.Schema); err != nil {
-						t.Errorf("drop schema %s: %v", s.Schema, err)
-					}
-				})
-			}
-			return s
-		}
-		t.Logf("%s is set, but no PostgreSQL store is plugged in (fleetstore_test.go): using SQLite", postgresDSNEnv)
+// dropPostgres drops a test's schema.
+func dropPostgres(ctx context.Context, dsn, schema string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
 	}
-	return fleetStore{Kind: sqliteStore, Path: filepath.Join(dir, "journal.db")}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	return err
+}
+
+// fleetStores returns the journals a fleet test runs on: SQLite (its Path
+// set by the test), and PostgreSQL in a schema of the test's own, dropped
+// when it is done, if SAGAKIT_POSTGRES_DSN is set. With
+// SAGAKIT_REQUIRE_POSTGRES=1 (as in CI), a missing DSN fails the test.
+func fleetStores(t *testing.T) []fleetStore {
+	t.Helper()
+	stores := []fleetStore{{Kind: sqliteStore}}
+	dsn := os.Getenv(postgresDSNEnv)
+	if dsn == "" {
+		if os.Getenv("SAGAKIT_REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("PostgreSQL required (SAGAKIT_REQUIRE_POSTGRES=1) but %s is not set", postgresDSNEnv)
+		}
+		t.Logf("%s is not set: SQLite only", postgresDSNEnv)
+		return stores
+	}
+	s := fleetStore{Kind: postgresStore, Schema: fmt.Sprintf("crashtest_%d_%d", os.Getpid(), time.Now().UnixNano())}
+	t.Cleanup(func() {
+		if err := dropPostgres(context.Background(), dsn, s.Schema); err != nil {
+			t.Errorf("drop schema %s: %v", s.Schema, err)
+		}
+	})
+	return append(stores, s)
 }
 
 // openFleetStore opens s for one process.
@@ -105,9 +93,6 @@ func openFleetStore(ctx context.Context, s fleetStore) (journal.Store, error) {
 	case sqliteStore:
 		return sqlite.Open(ctx, s.Path)
 	case postgresStore:
-		if openPostgres == nil {
-			return nil, fmt.Errorf("crashtest: no PostgreSQL store plugged in")
-		}
 		dsn := os.Getenv(postgresDSNEnv)
 		if dsn == "" {
 			return nil, fmt.Errorf("crashtest: %s is not set", postgresDSNEnv)
