@@ -183,11 +183,10 @@
 // had in flight and who took them over how soon, the handovers after
 // stalls, and how long the workers' journal calls took.
 //
-// The journal the processes share is chosen in one place
-// (fleetstore_test.go): SQLite now; PostgreSQL once journal/postgres is
-// plugged into openPostgres there and SAGAKIT_POSTGRES_DSN names a
-// database, each test in a schema of its own (dropped when done, with
-// dropPostgres).
+// The test runs once per fleet store (fleetstore_test.go): on SQLite,
+// and on PostgreSQL when SAGAKIT_POSTGRES_DSN names a database, in a
+// schema of its own that is dropped when done (with
+// SAGAKIT_REQUIRE_POSTGRES=1, as in CI, a missing DSN fails it).
 //
 // TestReclaimedWhileBusy (reclaim_test.go) shows a window TestFleetDrain
 // came across: a driver releases its run's lease before its engine stops
