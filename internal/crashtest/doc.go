@@ -188,11 +188,12 @@
 // schema of its own that is dropped when done (with
 // SAGAKIT_REQUIRE_POSTGRES=1, as in CI, a missing DSN fails it).
 //
-// TestReclaimedWhileBusy (reclaim_test.go) shows a window TestFleetDrain
-// came across: a driver releases its run's lease before its engine stops
-// counting the run as driven, so the engine's own Work may claim the run
-// in between, find it busy (durable.ErrBusy) and leave it leased and
-// idle until the lease expires.
+// TestReclaimedWhileBusy (reclaim_test.go) keeps closed a window
+// TestFleetDrain came across: a driver that released its run's lease
+// before its engine stopped counting the run as driven let the engine's
+// own Work claim the run in between, find it busy (durable.ErrBusy) and
+// leave it leased and idle until the lease expired. Drivers now stop
+// counting the run first, then release it.
 //
 // The tests need a Unix system; elsewhere they skip.
 package crashtest
