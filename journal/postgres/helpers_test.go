@@ -65,20 +65,14 @@ func testDSN(t testing.TB) string {
 // newSchema returns a fresh schema name, dropped when the test ends.
 func newSchema(t testing.TB) string {
 	t.Helper()
-	dsn := testDSN(t)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "sagakit_test_" + hex.EncodeToString(b)
+	p := sharedPool(t)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+		if _, err := p.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
 			t.Errorf("drop schema %s: %v", name, err)
 		}
 	})
@@ -103,6 +97,7 @@ func sharedPool(t testing.TB) *pgxpool.Pool {
 			return
 		}
 		cfg.MaxConns = 16 // parallel tests, each store with its writers
+		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 		pool, poolErr = pgxpool.NewWithConfig(context.Background(), cfg)
 	})
 	if poolErr != nil {
@@ -111,19 +106,10 @@ func sharedPool(t testing.TB) *pgxpool.Pool {
 	return pool
 }
 
-// openStore opens a store with its own pool in a fresh schema.
-func openStore(t testing.TB, opts ...postgres.Option) *postgres.Store {
-	t.Helper()
-	dsn := testDSN(t)
-	s, err := postgres.Open(context.Background(), dsn, append([]postgres.Option{postgres.WithSchema(newSchema(t))}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-// newStore makes a store on the shared pool in a fresh schema.
+// newStore makes a store on the shared pool in a fresh schema. The
+// pool's sessions do not wait for the disk at commit (synchronous_commit
+// off): tests check what commits, not that it survives a crash of the
+// server.
 func newStore(t testing.TB, opts ...postgres.Option) *postgres.Store {
 	t.Helper()
 	p := sharedPool(t)

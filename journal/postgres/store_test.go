@@ -19,6 +19,6 @@ func TestConformance(t *testing.T) {
 func TestConformanceNoGroupCommit(t *testing.T) {
 	t.Parallel()
 	journaltest.Run(t, func(t *testing.T, now func() time.Time) journal.Store {
-		return openStore(t, postgres.WithNow(now), postgres.WithBatchSize(1)) // with a pool of its own
+		return newStore(t, postgres.WithNow(now), postgres.WithBatchSize(1))
 	})
 }

@@ -117,6 +117,11 @@ func (w *writer) run(batch []*op) {
 	if len(live) == 0 {
 		return
 	}
+	// Ops go in the order of the runs they write (claims, which name no
+	// run, first), so that two batches lock the rows they share in the
+	// same order and never wait for each other in a cycle. The callers of
+	// a batch wait for it together: its order is theirs to choose.
+	slices.SortStableFunc(live, func(a, b *op) int { return strings.Compare(a.run, b.run) })
 	errs, err := w.send(live)
 	switch {
 	case err == nil:
@@ -156,7 +161,7 @@ func (w *writer) send(ops []*op) ([]error, error) {
 	}
 	conn, err := w.pool.Acquire(ctx)
 	if err != nil {
-		return errs, fmt.Errorf("postgres: write: %w", err)
+		return errs, fmt.Errorf("postgres: write: %w", err) // nothing sent
 	}
 	defer conn.Release()
 
@@ -164,11 +169,6 @@ func (w *writer) send(ops []*op) ([]error, error) {
 	if w.now != nil {
 		now = w.now().UnixNano()
 	}
-	// Ops go in the order of the runs they write (claims, which name no
-	// run, first), so that two batches lock the rows they share in the
-	// same order and never wait for each other in a cycle. The callers of
-	// a batch wait for it together: its order is theirs to choose.
-	slices.SortStableFunc(ops, func(a, b *op) int { return strings.Compare(a.run, b.run) })
 	b := &pgx.Batch{}
 	wakes := false
 	for _, o := range ops {
@@ -190,14 +190,14 @@ func (w *writer) send(ops []*op) ([]error, error) {
 			first = errs[i]
 		}
 	}
-	if err := br.Close(); first == nil {
-		first = err
+	if err := br.Close(); first == nil && err != nil {
+		first = fmt.Errorf("postgres: write: %w", err)
 	}
 	if first != nil {
 		if !rolledBack(first) {
-			first = fmt.Errorf("%w (the batch's outcome is unknown)", first)
+			first = fmt.Errorf("%w (whether the batch committed is unknown)", first)
 		}
-		return errs, fmt.Errorf("postgres: write: %w", first)
+		return errs, first
 	}
 	w.commits.Add(1)
 	w.committed.Add(int64(len(ops)))
