@@ -21,6 +21,12 @@
 // [journal.ErrNotFound], [journal.ErrExists], [journal.ErrFinal] or
 // [journal.ErrPending], wrapped.
 //
+// PostgreSQL's text holds valid UTF-8 without NUL bytes. Free text, the
+// errors and notes of runs, entries and requests, is stored with U+FFFD
+// in place of any other bytes, so that a step's odd error message never
+// keeps its run from being journaled; names (run IDs, sagas, steps,
+// owners) are stored as given, and one with such bytes fails the call.
+//
 // Load reads a run's header and journal in one repeatable-read
 // transaction, in one round trip; List is one query. Both go straight to
 // the pool.
@@ -71,9 +77,9 @@
 // largest batches: while one is in flight, the next fills.
 //
 // An operation whose check fails writes nothing, so it fails alone and
-// the rest of its batch commits. An error from the server (a constraint,
-// a deadlock, an entry number taken by a concurrent request) aborts the
-// whole transaction; then the writer sends the batch's operations again,
+// the rest of its batch commits. An error from the server (a text the
+// database refuses, a constraint) aborts the whole transaction; then the
+// writer sends the batch's operations again,
 // one transaction each, so that only the failing one fails. Operations go
 // in a batch in the order of their run IDs, so that two batches never wait
 // for each other's rows in a cycle. If the connection breaks during a

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -48,12 +49,24 @@ func entryArgs(entries []journal.Entry) []any {
 	)
 	for i := range entries {
 		e := &entries[i]
-		kinds[i], steps[i], errs[i] = string(e.Kind), e.Step, e.Error
-		statuses[i], verbs[i], notes[i] = string(e.Status), string(e.Verb), e.Note
+		kinds[i], steps[i], errs[i] = string(e.Kind), e.Step, text(e.Error)
+		statuses[i], verbs[i], notes[i] = string(e.Status), string(e.Verb), text(e.Note)
 		attempts[i], attemptss[i], ats[i] = int64(e.Attempt), int64(e.Attempts), nanos(e.At)
 		states[i] = e.State
 	}
 	return []any{kinds, steps, attempts, attemptss, errs, states, statuses, verbs, notes, ats}
+}
+
+// text makes free text (errors, notes) storable: PostgreSQL's text holds
+// valid UTF-8 without NUL bytes, and an error message may hold anything.
+// Invalid bytes and NULs become U+FFFD, so that a step's odd error does
+// not keep its run from being journaled. Names (run IDs, steps, owners)
+// are not changed: the database refuses such names, and the call fails.
+func text(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // createOp inserts run with entries. ttl is the lease's duration from
@@ -65,8 +78,8 @@ func (s *Store) createOp(run *journal.Run, ttl *int64, entries []journal.Entry) 
 		run:   r.ID,
 		wakes: claimable,
 		queue: func(b *pgx.Batch, now any) {
-			args := []any{now, r.ID, r.Saga, r.Fingerprint, string(r.Status), r.State, r.Error, r.Note,
-				string(r.Request.Verb), r.Request.Step, r.Request.Note, nanos(r.Ended), r.LeaseOwner, ttl}
+			args := []any{now, r.ID, r.Saga, r.Fingerprint, string(r.Status), r.State, text(r.Error), text(r.Note),
+				string(r.Request.Verb), r.Request.Step, text(r.Request.Note), nanos(r.Ended), r.LeaseOwner, ttl}
 			b.Queue(s.sql.create, append(args, entryArgs(entries)...)...)
 		},
 		read: func(br pgx.BatchResults) error {
@@ -95,7 +108,7 @@ func (s *Store) appendOp(runID, owner string, u *journal.Update, entries []journ
 	touch := u.Status != "" || u.State != nil || u.Error != nil || u.Ended || u.ClearRequest // moves Updated
 	var errText string
 	if u.Error != nil {
-		errText = *u.Error
+		errText = text(*u.Error)
 	}
 	return &op{
 		run: runID,
@@ -125,7 +138,7 @@ func (s *Store) requestOp(runID string, r *journal.Request) *op {
 		run:   runID,
 		wakes: true,
 		queue: func(b *pgx.Batch, now any) {
-			b.Queue(s.sql.request, now, runID, string(r.Verb), r.Step, r.Note, finalStatuses, string(journal.RequestMade))
+			b.Queue(s.sql.request, now, runID, string(r.Verb), r.Step, text(r.Note), finalStatuses, string(journal.RequestMade))
 		},
 		read: func(br pgx.BatchResults) error {
 			var (

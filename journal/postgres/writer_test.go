@@ -226,3 +226,29 @@ func TestRequestsWhileAppending(t *testing.T) {
 	}
 	t.Logf("%d appends and %d requests", appends, requests)
 }
+
+// TestOddText: an error or note with bytes PostgreSQL's text refuses (a
+// NUL, invalid UTF-8) is journaled with U+FFFD in their place, rather
+// than fail the write.
+func TestOddText(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := context.Background()
+	s := newStore(t)
+	odd := "boom \xff\x00 end"
+	is.NoErr(s.Create(ctx, journal.Run{ID: "r1", Status: journal.Running, Error: odd, Note: odd,
+		LeaseOwner: "w1", LeaseExpiry: time.Now().Add(time.Hour)}, journal.Entry{Kind: journal.RunStarted, Error: odd, Note: odd}))
+	is.NoErr(s.Append(ctx, "r1", "w1", journal.Update{Error: &odd}, journal.Entry{Kind: journal.StepFailed, Error: odd}))
+	is.NoErr(s.Request(ctx, "r1", journal.Request{Verb: journal.Resume, Note: odd}))
+	run, es, err := s.Load(ctx, "r1")
+	is.NoErr(err)
+	const want = "boom \uFFFD\uFFFD end"
+	is.Equal(run.Error, want)
+	is.Equal(run.Note, want)
+	is.Equal(run.Request.Note, want)
+	for _, e := range es {
+		is.True(e.Error == want || e.Error == "")
+	}
+	is.Equal(es[0].Note, want)
+	is.Equal(es[2].Note, want)
+}
