@@ -68,7 +68,10 @@ type Run struct {
 	// LeaseExpiry.
 	Updated     time.Time
 	Ended       time.Time // zero until the run ends
-	LeaseOwner  string    // the worker driving the run; "" when none
+	LeaseOwner string // the worker driving the run; "" when none
+	// LeaseExpiry is when the lease ends, on the store's clock: for a
+	// store on a database server, the server's, which callers must not
+	// compare with their own time.Now.
 	LeaseExpiry time.Time
 }
 
@@ -160,7 +163,10 @@ var (
 type Store interface {
 	// Create records a new run with its first entries, leased to
 	// run.LeaseOwner until run.LeaseExpiry. It fails with ErrExists if
-	// the ID is taken. The store sets Created and Updated.
+	// the ID is taken. The store sets Created and Updated. LeaseExpiry is
+	// given on the caller's clock; a store whose leases run on another
+	// clock (a database server's) grants the lease for as long as
+	// LeaseExpiry is ahead of the caller's time.Now.
 	Create(ctx context.Context, run Run, entries ...Entry) error
 
 	// Append adds entries to the journal of a run leased to owner and
