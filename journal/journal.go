@@ -66,9 +66,9 @@ type Run struct {
 	// which only adds entries, leaves it, and so do the lease calls
 	// (Claim, Acquire, Renew, Release), which change only LeaseOwner and
 	// LeaseExpiry.
-	Updated     time.Time
-	Ended       time.Time // zero until the run ends
-	LeaseOwner string // the worker driving the run; "" when none
+	Updated    time.Time
+	Ended      time.Time // zero until the run ends
+	LeaseOwner string    // the worker driving the run; "" when none
 	// LeaseExpiry is when the lease ends, on the store's clock: for a
 	// store on a database server, the server's, which callers must not
 	// compare with their own time.Now.
