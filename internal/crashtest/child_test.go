@@ -17,7 +17,6 @@ import (
 
 	"github.com/sagakit/sagakit/durable"
 	"github.com/sagakit/sagakit/journal"
-	"github.com/sagakit/sagakit/journal/sqlite"
 	"github.com/sagakit/sagakit/saga"
 )
 
@@ -27,7 +26,10 @@ const childEnv = "SAGAKIT_CRASH_CHILD"
 
 // plan is what the parent asks of a child.
 type plan struct {
-	Dir    string              // holds the journal and the ledger
+	Dir string // holds the ledger, and the journal unless Store names one
+	// Store is the journal; the zero Store is the SQLite file in Dir
+	// (see plan.store).
+	Store  fleetStore
 	Policy durable.CrashPolicy // the definition's crash policy
 	Kill   point               // where the child dies
 	// Phase is what the child does: "" runs the orders; pausePhase and
@@ -37,6 +39,15 @@ type plan struct {
 
 func (p plan) journal() string { return filepath.Join(p.Dir, "journal.db") }
 func (p plan) ledger() string  { return filepath.Join(p.Dir, "ledger") }
+
+// store returns the journal of plan p: p.Store, or the SQLite file
+// p.journal() if p.Store is zero (the tests that journal to SQLite only).
+func (p plan) store() fleetStore {
+	if p.Store.Kind == "" {
+		return fleetStore{Kind: sqliteStore, Path: p.journal()}
+	}
+	return p.Store
+}
 
 // where names a kind of point at which the child can die.
 type where string
@@ -148,7 +159,7 @@ func TestChild(t *testing.T) {
 		t.Fatalf("child: plan: %v", err)
 	}
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, p.journal())
+	store, err := openFleetStore(ctx, p.store())
 	if err != nil {
 		t.Fatalf("child: %v", err)
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/sagakit/sagakit/durable"
 	"github.com/sagakit/sagakit/journal"
-	"github.com/sagakit/sagakit/journal/sqlite"
 )
 
 // The writes of the runs the scenarios aim at. run-3 succeeds:
@@ -61,31 +60,48 @@ const (
 	compensated  = journal.Compensated
 )
 
-// each runs every scenario under both crash policies.
+// each runs every scenario under both crash policies, on every fleet
+// store (a subtest per kind: see fleetKinds).
 func each(t *testing.T, scenarios []scenario) {
-	for _, sc := range scenarios {
-		for _, policy := range []durable.CrashPolicy{durable.ResumeAfterCrash, durable.CompensateAfterCrash} {
-			t.Run(fmt.Sprintf("%s/%s", sc.name, policyName(policy)), func(t *testing.T) {
-				t.Parallel()
-				is := is.New(t)
-				o := crash(t, policy, sc.kill)
-				pre, post := o.pre[sc.kill.Run], o.post[sc.kill.Run]
-				if sc.atCrash == "" {
-					is.True(pre == nil && post == nil) // the run never reached the journal
-					return
-				}
-				is.True(pre != nil)                             // the run reached the journal
-				is.Equal(pre.Run.Status, sc.atCrash)            // status at the crash
-				is.Equal(progressOf(pre.Entries).open, sc.open) // step running at the crash
-				is.Equal(post.Run.Status, sc.want[policy])
-				if sc.again != "" && policy == durable.ResumeAfterCrash {
-					e := o.ledger.of(sc.kill.Run, sc.again)
-					is.Equal(len(e.calls), 2) // called again after the crash
-					is.Equal(e.calls[0], e.calls[1])
-					is.Equal(e.dos, 1) // the ledger took the effect once
-				}
-			})
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, sc := range scenarios {
+			for _, policy := range []durable.CrashPolicy{durable.ResumeAfterCrash, durable.CompensateAfterCrash} {
+				t.Run(fmt.Sprintf("%s/%s", sc.name, policyName(policy)), func(t *testing.T) {
+					t.Parallel()
+					is := is.New(t)
+					o := crash(t, kind, policy, sc.kill)
+					pre, post := o.pre[sc.kill.Run], o.post[sc.kill.Run]
+					if sc.atCrash == "" {
+						is.True(pre == nil && post == nil) // the run never reached the journal
+						return
+					}
+					is.True(pre != nil)                             // the run reached the journal
+					is.Equal(pre.Run.Status, sc.atCrash)            // status at the crash
+					is.Equal(progressOf(pre.Entries).open, sc.open) // step running at the crash
+					is.Equal(post.Run.Status, sc.want[policy])
+					if sc.again != "" && policy == durable.ResumeAfterCrash {
+						e := o.ledger.of(sc.kill.Run, sc.again)
+						is.Equal(len(e.calls), 2) // called again after the crash
+						is.Equal(e.calls[0], e.calls[1])
+						is.Equal(e.dos, 1) // the ledger took the effect once
+					}
+				})
+			}
 		}
+	})
+}
+
+// forEachStore runs scenarios once per kind of fleet store, in a subtest
+// named by the kind; the kinds' subtests run in parallel with each other,
+// and scenarios starts its own parallel subtests, each of which makes its
+// journal (newFleetStore).
+func forEachStore(t *testing.T, scenarios func(t *testing.T, kind string)) {
+	t.Helper()
+	for _, kind := range fleetKinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			scenarios(t, kind)
+		})
 	}
 }
 
@@ -151,14 +167,16 @@ func TestCrashInCompensation(t *testing.T) {
 // TestCrashAtRandom kills the child at a point chosen by a seed among all
 // the points it passes, whichever run they belong to.
 func TestCrashAtRandom(t *testing.T) {
-	for seed := range uint64(8) {
-		for _, policy := range []durable.CrashPolicy{durable.ResumeAfterCrash, durable.CompensateAfterCrash} {
-			t.Run(fmt.Sprintf("seed_%d/%s", seed, policyName(policy)), func(t *testing.T) {
-				t.Parallel()
-				crash(t, policy, point{Where: atRandom, Seed: seed})
-			})
+	forEachStore(t, func(t *testing.T, kind string) {
+		for seed := range uint64(8) {
+			for _, policy := range []durable.CrashPolicy{durable.ResumeAfterCrash, durable.CompensateAfterCrash} {
+				t.Run(fmt.Sprintf("seed_%d/%s", seed, policyName(policy)), func(t *testing.T) {
+					t.Parallel()
+					crash(t, kind, policy, point{Where: atRandom, Seed: seed})
+				})
+			}
 		}
-	}
+	})
 }
 
 // outcome is what a crash test leaves: every run's journal at the crash
@@ -168,18 +186,18 @@ type outcome struct {
 	ledger    *ledger
 }
 
-// crash runs a child that dies at kill, recovers its runs in a new
-// engine, and checks every run (see checkRun).
-func crash(t *testing.T, policy durable.CrashPolicy, kill point) *outcome {
+// crash runs a child that dies at kill, on a new journal of kind,
+// recovers its runs in a new engine, and checks every run (see checkRun).
+func crash(t *testing.T, kind string, policy durable.CrashPolicy, kill point) *outcome {
 	t.Helper()
 	is := is.New(t)
-	p := plan{Dir: t.TempDir(), Policy: policy, Kill: kill}
+	dir := t.TempDir()
+	p := plan{Dir: dir, Store: newFleetStore(t, kind, dir), Policy: policy, Kill: kill}
 	runChild(t, p)
 
 	// An hour from now, the dead child's leases have expired.
 	ctx := t.Context()
-	later := func() time.Time { return time.Now().Add(time.Hour) }
-	store, err := sqlite.Open(ctx, p.journal(), sqlite.WithClock(later))
+	store, err := openFleetStoreWithClock(ctx, p.Store, anHourAhead)
 	is.NoErr(err)
 	t.Cleanup(func() { store.Close() })
 	l, err := openLedger(p.ledger())
@@ -203,6 +221,10 @@ func crash(t *testing.T, policy durable.CrashPolicy, kill point) *outcome {
 	}
 	return &outcome{pre: pre, post: post, ledger: l}
 }
+
+// anHourAhead is the clock of a parent that recovers a dead child's runs:
+// an hour ahead, the child's leases have expired, without sleeping.
+func anHourAhead() time.Time { return time.Now().Add(time.Hour) }
 
 // runChild runs the test binary as the child of plan p and checks that it
 // died of SIGKILL.

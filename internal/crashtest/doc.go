@@ -9,8 +9,8 @@
 //
 // The test binary re-executes itself as the child (TestChild, selected
 // by the SAGAKIT_CRASH_CHILD environment variable, which carries the
-// plan). The child opens a journal/sqlite file, registers a saga of five
-// steps, and runs six orders: two one after the other, then four at once.
+// plan). The child opens the journal the plan names (see "On every fleet
+// store" below), registers a saga of five steps, and runs six orders: two one after the other, then four at once.
 // Each action and compensation records its effect in a ledger, an
 // append-only file that stands for the outside world ("do", "undo"), and
 // the child kills itself with SIGKILL at the planned point:
@@ -21,9 +21,9 @@
 //   - in the middle of a compensation, likewise;
 //   - at a point chosen by a seed among all of the above.
 //
-// The parent checks that the child died of SIGKILL, opens the same file
-// with a clock an hour ahead (so that the dead child's leases have
-// expired without sleeping), registers the same saga in a new engine and
+// The parent checks that the child died of SIGKILL, opens the same
+// journal with a clock an hour ahead (sqlite.WithClock, postgres.WithNow:
+// the dead child's leases have expired without sleeping), registers the same saga in a new engine and
 // calls Engine.Recover until no run is left. Then the journal and the
 // ledger must agree that every run ended either succeeded (every step
 // took effect once, nothing undone) or compensated (every effect undone,
@@ -55,6 +55,27 @@
 // the crash), nothing compensated that never took effect, and the other
 // paused run left alone.
 //
+// # On every fleet store
+//
+// Every scenario of TestCrashBeforeWrite, TestCrashAfterWrite,
+// TestCrashInStep, TestCrashInCompensation, TestCrashAtRandom and
+// TestCrashDuringResume runs once per fleet store (fleetstore_test.go), in
+// a subtest named by its kind: sqlite always, and postgres when
+// SAGAKIT_POSTGRES_DSN names a database (with SAGAKIT_REQUIRE_POSTGRES=1,
+// as in CI, a missing DSN fails them), e.g.
+// TestCrashInStep/postgres/idempotent/resume. Each scenario has a journal
+// of its own: a SQLite file in its temporary directory, or a PostgreSQL
+// schema whose name holds the test process's ID, a counter and random
+// bits, dropped when the scenario is done. Its children open it as
+// plan.Store says; the parent reopens it with a clock an hour ahead
+// (openFleetStoreWithClock). On PostgreSQL, the children's leases are on
+// the database's clock and the parent's store reads the test's
+// (postgres.WithNow): an hour's lead covers any skew between the two short
+// of an hour. The checks are the same on both, and the ledger and the flag
+// file stay files. TestCrashAtRandom tries its 8 seeds on both, under the
+// race detector too (the PostgreSQL scenarios take about half a second
+// each, and the package stays well under 100 s under -race on two cores).
+//
 // # A backlog of runs no worker can drive
 //
 // TestCrashWithUndrivableBacklog (backlog_test.go) puts into the journal,
@@ -68,7 +89,7 @@
 // set each of them aside once (journal.Blocked, the reason in its error,
 // a journal.RunBlocked entry keeping the status it had), recover every
 // one of the child's runs as checkRun wants, and claim nothing more
-// afterwards, in this worker or another.
+// afterwards, in this worker or another. It journals to SQLite only.
 //
 // # Several live processes
 //
@@ -183,10 +204,10 @@
 // had in flight and who took them over how soon, the handovers after
 // stalls, and how long the workers' journal calls took.
 //
-// The test runs once per fleet store (fleetstore_test.go): on SQLite,
-// and on PostgreSQL when SAGAKIT_POSTGRES_DSN names a database, in a
-// schema of its own that is dropped when done (with
-// SAGAKIT_REQUIRE_POSTGRES=1, as in CI, a missing DSN fails it).
+// The test runs once per fleet store (fleetstore_test.go), as the crash
+// scenarios do: on SQLite, and on PostgreSQL when SAGAKIT_POSTGRES_DSN
+// names a database, in a schema of its own that is dropped when done
+// (with SAGAKIT_REQUIRE_POSTGRES=1, as in CI, a missing DSN fails it).
 //
 // TestReclaimedWhileBusy (reclaim_test.go) keeps closed a window
 // TestFleetDrain came across: a driver that released its run's lease

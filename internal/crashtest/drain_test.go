@@ -296,19 +296,16 @@ var stopped = []journal.Status{journal.Succeeded, journal.Compensated, journal.C
 // TestFleetDrain drains the backlog on every fleet store there is: SQLite
 // always, PostgreSQL when SAGAKIT_POSTGRES_DSN is set.
 func TestFleetDrain(t *testing.T) {
-	for _, fs := range fleetStores(t) {
-		t.Run(fs.Kind, func(t *testing.T) { fleetDrain(t, fs) })
+	for _, kind := range fleetKinds(t) {
+		t.Run(kind, func(t *testing.T) { fleetDrain(t, kind) })
 	}
 }
 
-func fleetDrain(t *testing.T, fs fleetStore) {
+func fleetDrain(t *testing.T, kind string) {
 	ctx := t.Context()
 	dir := t.TempDir()
-	if fs.Kind == sqliteStore {
-		fs.Path = filepath.Join(dir, "journal.db")
-	}
 	n := drainRuns
-	base := drainPlan{Dir: dir, Store: fs, TTL: drainTTL, Conc: drainConc,
+	base := drainPlan{Dir: dir, Store: newFleetStore(t, kind, dir), TTL: drainTTL, Conc: drainConc,
 		Poll: drainPoll, Work: drainStepWork, Runs: n}
 	if err := createDrainParticipant(base.participant()); err != nil {
 		t.Fatal(err)

@@ -4,9 +4,11 @@ package crashtest
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,10 +19,13 @@ import (
 	"github.com/sagakit/sagakit/journal/sqlite"
 )
 
-// The journal the processes of TestFleetDrain share. The parent chooses
-// it (fleetStores: SQLite, and PostgreSQL when SAGAKIT_POSTGRES_DSN is
-// set) and passes it to every process in its plan; each process opens its
-// own Store on it (openFleetStore).
+// The journal the processes of a test share: TestFleetDrain's, and the
+// crash scenarios' (crash_test.go, pause_test.go). A test runs once per
+// kind (fleetKinds: SQLite, and PostgreSQL when SAGAKIT_POSTGRES_DSN is
+// set), each subtest on a new journal of its own (newFleetStore), which
+// it passes to every process in its plan; each process opens its own
+// Store on it (openFleetStore, or openFleetStoreWithClock for a parent
+// that recovers a dead child's runs).
 
 // postgresDSNEnv names the environment variable with the DSN of a
 // PostgreSQL database the tests may create schemas in. The children
@@ -47,11 +52,6 @@ func (s fleetStore) String() string {
 	return "SQLite, " + filepath.Base(s.Path)
 }
 
-// openPostgres opens the PostgreSQL journal in schema.
-func openPostgres(ctx context.Context, dsn, schema string) (journal.Store, error) {
-	return postgres.Open(ctx, dsn, postgres.WithSchema(schema))
-}
-
 // dropPostgres drops a test's schema.
 func dropPostgres(ctx context.Context, dsn, schema string) error {
 	conn, err := pgx.Connect(ctx, dsn)
@@ -63,41 +63,95 @@ func dropPostgres(ctx context.Context, dsn, schema string) error {
 	return err
 }
 
-// fleetStores returns the journals a fleet test runs on: SQLite (its Path
-// set by the test), and PostgreSQL in a schema of the test's own, dropped
-// when it is done, if SAGAKIT_POSTGRES_DSN is set. With
-// SAGAKIT_REQUIRE_POSTGRES=1 (as in CI), a missing DSN fails the test.
-func fleetStores(t *testing.T) []fleetStore {
+// postgresRequiredEnv, set to 1 (as in CI), makes a missing
+// SAGAKIT_POSTGRES_DSN fail the tests that run on every fleet store
+// instead of running them on SQLite only.
+const postgresRequiredEnv = "SAGAKIT_REQUIRE_POSTGRES"
+
+// fleetKinds returns the kinds of journal a test runs on, one subtest
+// each: SQLite always, and PostgreSQL if SAGAKIT_POSTGRES_DSN is set.
+// With SAGAKIT_REQUIRE_POSTGRES=1, a missing DSN fails the test.
+func fleetKinds(t *testing.T) []string {
 	t.Helper()
-	stores := []fleetStore{{Kind: sqliteStore}}
-	dsn := os.Getenv(postgresDSNEnv)
-	if dsn == "" {
-		if os.Getenv("SAGAKIT_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("PostgreSQL required (SAGAKIT_REQUIRE_POSTGRES=1) but %s is not set", postgresDSNEnv)
-		}
-		t.Logf("%s is not set: SQLite only", postgresDSNEnv)
-		return stores
+	if os.Getenv(postgresDSNEnv) != "" {
+		return []string{sqliteStore, postgresStore}
 	}
-	s := fleetStore{Kind: postgresStore, Schema: fmt.Sprintf("crashtest_%d_%d", os.Getpid(), time.Now().UnixNano())}
-	t.Cleanup(func() {
-		if err := dropPostgres(context.Background(), dsn, s.Schema); err != nil {
-			t.Errorf("drop schema %s: %v", s.Schema, err)
+	if os.Getenv(postgresRequiredEnv) == "1" {
+		t.Fatalf("PostgreSQL required (%s=1) but %s is not set", postgresRequiredEnv, postgresDSNEnv)
+	}
+	t.Logf("%s is not set: SQLite only", postgresDSNEnv)
+	return []string{sqliteStore}
+}
+
+// newFleetStore returns a new, empty journal of kind for t: the SQLite
+// file journal.db in dir, or a PostgreSQL schema of t's own, dropped when
+// t is done (after the cleanups t registers later, such as closing its
+// stores).
+func newFleetStore(t *testing.T, kind, dir string) fleetStore {
+	t.Helper()
+	switch kind {
+	case sqliteStore:
+		return fleetStore{Kind: sqliteStore, Path: filepath.Join(dir, "journal.db")}
+	case postgresStore:
+		dsn := os.Getenv(postgresDSNEnv)
+		if dsn == "" {
+			t.Fatalf("%s is not set", postgresDSNEnv)
 		}
-	})
-	return append(stores, s)
+		s := fleetStore{Kind: postgresStore, Schema: newSchemaName()}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := dropPostgres(ctx, dsn, s.Schema); err != nil {
+				t.Errorf("drop schema %s: %v", s.Schema, err)
+			}
+		})
+		return s
+	}
+	t.Fatalf("unknown fleet store %q", kind)
+	return fleetStore{}
+}
+
+// schemas counts the schemas this process has named.
+var schemas atomic.Uint64
+
+// newSchemaName returns a schema name no other test uses: this process's
+// ID, a counter, and random bits against other processes on the same
+// database (on other machines, or an earlier process with this ID that
+// left its schema behind). It is at most 48 bytes.
+func newSchemaName() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("crashtest_%d_%d_%x", os.Getpid(), schemas.Add(1), b)
 }
 
 // openFleetStore opens s for one process.
 func openFleetStore(ctx context.Context, s fleetStore) (journal.Store, error) {
+	return openFleetStoreWithClock(ctx, s, nil)
+}
+
+// openFleetStoreWithClock opens s with the current time read from now
+// (sqlite.WithClock, postgres.WithNow) instead of the usual clock
+// (time.Now for SQLite, the database's for PostgreSQL): a parent that
+// recovers a dead child's runs opens the journal an hour ahead, so that
+// the child's leases have expired. A nil now means the usual clock.
+func openFleetStoreWithClock(ctx context.Context, s fleetStore, now func() time.Time) (journal.Store, error) {
 	switch s.Kind {
 	case sqliteStore:
-		return sqlite.Open(ctx, s.Path)
+		var opts []sqlite.Option
+		if now != nil {
+			opts = append(opts, sqlite.WithClock(now))
+		}
+		return sqlite.Open(ctx, s.Path, opts...)
 	case postgresStore:
 		dsn := os.Getenv(postgresDSNEnv)
 		if dsn == "" {
 			return nil, fmt.Errorf("crashtest: %s is not set", postgresDSNEnv)
 		}
-		return openPostgres(ctx, dsn, s.Schema)
+		opts := []postgres.Option{postgres.WithSchema(s.Schema)}
+		if now != nil {
+			opts = append(opts, postgres.WithNow(now))
+		}
+		return postgres.Open(ctx, dsn, opts...)
 	}
 	return nil, fmt.Errorf("crashtest: unknown fleet store %q", s.Kind)
 }

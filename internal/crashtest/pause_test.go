@@ -13,11 +13,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sagakit/sagakit/durable"
 	"github.com/sagakit/sagakit/journal"
-	"github.com/sagakit/sagakit/journal/sqlite"
 	"github.com/sagakit/sagakit/saga"
 )
 
@@ -181,21 +179,24 @@ func TestCrashDuringResume(t *testing.T) {
 		{name: "after_step_end", broken: "book_courier", kill: point{Where: afterWrite, N: 3},
 			atCrash: running, open: "send_invoice", want: [2]journal.Status{succeeded, succeeded}},
 	}
-	for _, sc := range scenarios {
-		sc.kill.Run = resumed
-		for _, policy := range []durable.CrashPolicy{durable.ResumeAfterCrash, durable.CompensateAfterCrash} {
-			t.Run(fmt.Sprintf("%s/%s/%s", sc.broken, sc.name, policyName(policy)), func(t *testing.T) {
-				t.Parallel()
-				crashDuringResume(t, policy, sc)
-			})
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, sc := range scenarios {
+			sc.kill.Run = resumed
+			for _, policy := range []durable.CrashPolicy{durable.ResumeAfterCrash, durable.CompensateAfterCrash} {
+				t.Run(fmt.Sprintf("%s/%s/%s", sc.broken, sc.name, policyName(policy)), func(t *testing.T) {
+					t.Parallel()
+					crashDuringResume(t, kind, policy, sc)
+				})
+			}
 		}
-	}
+	})
 }
 
-// crashDuringResume runs the two children of sc, recovers, and checks
-// both runs.
-func crashDuringResume(t *testing.T, policy durable.CrashPolicy, sc pauseScenario) {
-	p := plan{Dir: t.TempDir(), Policy: policy, Phase: pausePhase}
+// crashDuringResume runs the two children of sc on a new journal of
+// kind, recovers, and checks both runs.
+func crashDuringResume(t *testing.T, kind string, policy durable.CrashPolicy, sc pauseScenario) {
+	dir := t.TempDir()
+	p := plan{Dir: dir, Store: newFleetStore(t, kind, dir), Policy: policy, Phase: pausePhase}
 	if err := os.WriteFile(p.flag(), []byte(sc.broken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -207,8 +208,7 @@ func crashDuringResume(t *testing.T, policy durable.CrashPolicy, sc pauseScenari
 	}
 
 	ctx := t.Context()
-	later := func() time.Time { return time.Now().Add(time.Hour) }
-	store, err := sqlite.Open(ctx, p.journal(), sqlite.WithClock(later))
+	store, err := openFleetStoreWithClock(ctx, p.Store, anHourAhead)
 	if err != nil {
 		t.Fatal(err)
 	}
