@@ -84,7 +84,7 @@ func (r *driver[S]) write(u journal.Update, more ...journal.Entry) error {
 		return fmt.Errorf("%w: %w", ErrJournal, err)
 	}
 	if u.Status != "" {
-		r.d.e.changed(false)
+		r.d.e.changed(r.runID, false)
 	}
 	return nil
 }

@@ -34,9 +34,9 @@ type Engine struct {
 	busyMu sync.Mutex
 	busy   map[string]struct{} // the runs this engine drives now
 
-	waitMu sync.Mutex
-	waitCh chan struct{} // closed and replaced when a run here changes status
-	kick   chan struct{} // a run was started here: Work looks at once
+	waitMu  sync.Mutex
+	waiters map[string]*waiter // by run ID: the Waits of runs
+	kick    chan struct{}      // a run was started here: Work looks at once
 }
 
 // definition is a registered saga, whatever its state type.
@@ -83,7 +83,7 @@ func NewEngine(store journal.Store, opts ...Option) *Engine {
 	}
 	e := &Engine{
 		store: store, ttl: 30 * time.Second, defs: map[string]definition{}, busy: map[string]struct{}{},
-		waitCh: make(chan struct{}), kick: make(chan struct{}, 1),
+		waiters: map[string]*waiter{}, kick: make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		if o != nil {

@@ -189,6 +189,7 @@ func (e *Engine) settle(ctx context.Context, run journal.Run, req journal.Reques
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrJournal, err)
 	}
+	e.changed(run.ID, false)
 	return nil
 }
 
@@ -211,6 +212,7 @@ func (e *Engine) setAside(ctx context.Context, run journal.Run, why error) error
 	if err := e.store.Append(ctx, run.ID, e.owner, u, entries...); err != nil {
 		return fmt.Errorf("%w (and it could not be set aside: %w)", why, err)
 	}
+	e.changed(run.ID, false)
 	return why
 }
 

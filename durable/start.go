@@ -44,7 +44,7 @@ func (d *Definition[S]) Start(ctx context.Context, st *S) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: start run %q: %w", ErrJournal, id, err)
 	}
-	d.e.changed(true)
+	d.e.changed(id, true)
 	return id, nil
 }
 

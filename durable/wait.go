@@ -25,15 +25,19 @@ import (
 // when it stops); it polls the store besides (every few milliseconds at
 // first, then up to every second).
 func (e *Engine) Wait(ctx context.Context, runID string) (*saga.Report, error) {
-	poll := 5 * time.Millisecond
-	var wakeups <-chan struct{} // a driver elsewhere released a run: look again
+	stop := e.watch(runID)
+	defer stop()
+	var wakeups <-chan struct{} // a run was released somewhere: look again soon
 	if w, ok := e.store.(journal.Waker); ok {
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		wakeups = w.Wakeups(wctx)
 	}
+	poll := 5 * time.Millisecond
+	t := time.NewTimer(0)
+	defer t.Stop()
 	for {
-		changed := e.changes()
+		changed := e.changes(runID)
 		v, err := Inspect(ctx, e.store, runID)
 		if err != nil {
 			return nil, err
@@ -41,20 +45,40 @@ func (e *Engine) Wait(ctx context.Context, runID string) (*saga.Report, error) {
 		if !v.Run.Status.Unfinished() {
 			return v.Report, runError(v)
 		}
-		t := time.NewTimer(poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("durable: wait for run %s: %w", runID, context.Cause(ctx))
-		case <-changed:
-			t.Stop()
-		case <-wakeups:
-			t.Stop()
-		case <-t.C:
-			poll = min(2*poll, time.Second)
+		// A run this engine drives tells Wait itself when it changes;
+		// the store's wake-ups, which concern every run, only matter for
+		// runs driven elsewhere.
+		elsewhere := wakeups
+		if v.Run.LeaseOwner == e.owner {
+			elsewhere = nil
+		}
+		due := time.Now().Add(poll)
+		t.Reset(poll)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("durable: wait for run %s: %w", runID, context.Cause(ctx))
+			case <-changed:
+				break wait
+			case <-t.C:
+				poll = min(2*poll, time.Second)
+				break wait
+			case <-elsewhere:
+				// Look again soon, not at once: a burst of wake-ups, for
+				// other runs mostly, costs one load.
+				if soon := time.Now().Add(coalesce); soon.Before(due) {
+					due, poll = soon, 5*time.Millisecond
+					t.Reset(coalesce)
+				}
+			}
 		}
 	}
 }
+
+// coalesce is how long Wait lets the store's wake-ups gather before it
+// looks at its run again.
+const coalesce = 10 * time.Millisecond
 
 // runError rebuilds the error of a run that stopped, from its journal.
 func runError(v *View) error {
@@ -81,20 +105,49 @@ func runError(v *View) error {
 	return e
 }
 
-// changes returns a channel closed the next time a run this engine
-// drives, or starts, changes status.
-func (e *Engine) changes() <-chan struct{} {
+// watch registers a waiter for runID until stop is called, so that the
+// engine tells it when the run changes status here.
+func (e *Engine) watch(runID string) (stop func()) {
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
-	return e.waitCh
+	w := e.waiters[runID]
+	if w == nil {
+		w = &waiter{ch: make(chan struct{})}
+		e.waiters[runID] = w
+	}
+	w.n++
+	return func() {
+		e.waitMu.Lock()
+		defer e.waitMu.Unlock()
+		if w.n--; w.n == 0 {
+			delete(e.waiters, runID)
+		}
+	}
 }
 
-// changed wakes the engine's waiters; with needsWorker (a run was
-// started), its Work loops too.
-func (e *Engine) changed(needsWorker bool) {
+// waiter is what the waiters of one run share: a channel closed, and
+// replaced, when the run changes status here.
+type waiter struct {
+	ch chan struct{}
+	n  int // how many Waits watch the run
+}
+
+// changes returns the channel closed the next time runID, which the
+// caller watches, changes status here.
+func (e *Engine) changes(runID string) <-chan struct{} {
 	e.waitMu.Lock()
-	close(e.waitCh)
-	e.waitCh = make(chan struct{})
+	defer e.waitMu.Unlock()
+	return e.waiters[runID].ch
+}
+
+// changed tells runID's waiters that it changed status; with needsWorker
+// (it was started), it wakes the engine's Work loops too.
+func (e *Engine) changed(runID string, needsWorker bool) {
+	e.waitMu.Lock()
+	if w := e.waiters[runID]; w != nil {
+		close(w.ch)
+		w.ch = make(chan struct{})
+	}
 	e.waitMu.Unlock()
 	if needsWorker {
 		select {
