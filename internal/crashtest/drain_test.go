@@ -420,7 +420,7 @@ func fleetDrain(t *testing.T, kind string) {
 	}
 	h := newDrainHistory(evs, base.TTL)
 	runs := h.checkJournal(ctx, t, store, n, inFlight)
-	busy := h.checkProcesses(t, workers, victim)
+	busy := h.checkProcesses(t, workers, victim, drained)
 	part, err := openParticipant(base.participant(), "parent")
 	if err != nil {
 		t.Fatal(err)
