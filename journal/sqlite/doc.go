@@ -40,4 +40,12 @@
 // forgets them whenever another process has committed since its own last
 // transaction (PRAGMA data_version). The file must be on a local disk:
 // SQLite's WAL mode does not work over a network file system.
+//
+// Processes that write at once wait for each other's transactions, and
+// SQLite's busy handler sleeps up to 100 ms between its tries: under a
+// heavy load from several processes, one process's write may wait a
+// second or more. Keep durable leases well above that (the default 30 s
+// is); with leases of a second or two, busy processes lose runs to each
+// other (safely: the lease fences every write, but a run changes hands).
+// A fleet of busy workers belongs on journal/postgres.
 package sqlite
