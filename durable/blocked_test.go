@@ -109,3 +109,32 @@ func mustLoad(t *testing.T, store journal.Store, id string) journal.Run {
 	}
 	return run
 }
+
+// A blocked run that a request moves on is unfinished again in the
+// journal at once: if its new driver dies, recovery finds it.
+func TestBlockedRunResumedThenCrashed(t *testing.T) {
+	is := is.New(t)
+	clk := newClock()
+	store := journal.NewMemory(journal.WithClock(clk.now))
+	ctx := context.Background()
+	var c calls
+	crashRun(t, store, orderSaga(&c, saga.Idempotent()), 1, &Order{})
+	clk.advance(2 * ttl)
+	_, _ = durable.NewEngine(store, durable.WithOwner("old")).Recover(ctx, 0) // sets it aside
+	is.Equal(mustLoad(t, store, "run-c").Status, journal.Blocked)
+
+	// The request is carried out (one write), then the process dies.
+	dying := durable.NewEngine(crashAfter(store, 1), durable.WithOwner("dying"), durable.WithLeaseTTL(ttl))
+	_, _ = durable.Register(dying, orderSaga(&c, saga.Idempotent()))
+	_, err := dying.Resume(ctx, "run-c", "deployed the order saga")
+	is.True(errors.Is(err, errCrash))
+	is.Equal(mustLoad(t, store, "run-c").Status, journal.Running) // not blocked any more
+
+	clk.advance(2 * ttl)
+	worker := durable.NewEngine(store, durable.WithOwner("worker"))
+	_, _ = durable.Register(worker, orderSaga(&c, saga.Idempotent()))
+	n, err := worker.Recover(ctx, 0)
+	is.NoErr(err)
+	is.Equal(n, 1)
+	is.Equal(mustLoad(t, store, "run-c").Status, journal.Succeeded)
+}

@@ -213,8 +213,8 @@ func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req j
 			only = i
 		}
 		switch status {
-		case journal.Running: // its process stopped: recover it as such
-			if err := r.write(journal.Update{ClearRequest: true}, done); err != nil {
+		case journal.Running: // its process stopped (or it was set aside running): recover it as such
+			if err := r.write(journal.Update{Status: journal.Running, ClearRequest: true}, done); err != nil {
 				return r.halt(err)
 			}
 			return d.recoverForward(r, h)
