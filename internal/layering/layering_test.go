@@ -17,17 +17,18 @@ const module = "github.com/sagakit/sagakit"
 // rules maps a package (relative to the module root) to the sagakit
 // packages it may import. Packages not listed may import anything.
 var rules = map[string][]string{
-	"retry":            {},
-	"builder":          {},
-	"internal/runid":   {},
-	"state":            {},
-	"saga":             {"builder", "retry", "internal/runid"},
-	"parallel":         {"saga", "builder", "retry", "state", "internal/runid"},
-	"journal":          {},
-	"journal/sqlite":   {"journal"},
-	"journal/postgres": {"journal"},
-	"durable":          {"saga", "builder", "retry", "state", "journal", "internal/runid"},
-	"sagatest":         {"saga", "durable", "journal", "state", "builder", "retry", "internal/runid"},
+	"retry":             {},
+	"builder":           {},
+	"internal/runid":    {},
+	"internal/nanotime": {},
+	"state":             {},
+	"saga":              {"builder", "retry", "internal/runid"},
+	"parallel":          {"saga", "builder", "retry", "state", "internal/runid"},
+	"journal":           {},
+	"journal/sqlite":    {"journal", "internal/nanotime"},
+	"journal/postgres":  {"journal", "internal/nanotime"},
+	"durable":           {"saga", "builder", "retry", "state", "journal", "internal/runid"},
+	"sagatest":          {"saga", "durable", "journal", "state", "builder", "retry", "internal/runid"},
 }
 
 // core packages may import only the standard library, golang.org/x/sync

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sagakit/sagakit/internal/nanotime"
 	"github.com/sagakit/sagakit/journal"
 )
 
@@ -51,7 +52,7 @@ func entryArgs(entries []journal.Entry) []any {
 		e := &entries[i]
 		kinds[i], steps[i], errs[i] = string(e.Kind), e.Step, text(e.Error)
 		statuses[i], verbs[i], notes[i] = string(e.Status), string(e.Verb), text(e.Note)
-		attempts[i], attemptss[i], ats[i] = int64(e.Attempt), int64(e.Attempts), nanos(e.At)
+		attempts[i], attemptss[i], ats[i] = int64(e.Attempt), int64(e.Attempts), nanotime.From(e.At)
 		states[i] = e.State
 	}
 	return []any{kinds, steps, attempts, attemptss, errs, states, statuses, verbs, notes, ats}
@@ -79,7 +80,7 @@ func (s *Store) createOp(run *journal.Run, ttl *int64, entries []journal.Entry) 
 		wakes: claimable,
 		queue: func(b *pgx.Batch, now any) {
 			args := []any{now, r.ID, r.Saga, r.Fingerprint, string(r.Status), r.State, text(r.Error), text(r.Note),
-				string(r.Request.Verb), r.Request.Step, text(r.Request.Note), nanos(r.Ended), r.LeaseOwner, ttl}
+				string(r.Request.Verb), r.Request.Step, text(r.Request.Note), nanotime.From(r.Ended), r.LeaseOwner, ttl}
 			b.Queue(s.sql.create, append(args, entryArgs(entries)...)...)
 		},
 		read: func(br pgx.BatchResults) error {
@@ -101,7 +102,7 @@ func lastAt(entries []journal.Entry) int64 {
 	if len(entries) == 0 {
 		return 0
 	}
-	return nanos(entries[len(entries)-1].At)
+	return nanotime.From(entries[len(entries)-1].At)
 }
 
 func (s *Store) appendOp(runID, owner string, u *journal.Update, entries []journal.Entry) *op {

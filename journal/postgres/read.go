@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sagakit/sagakit/internal/nanotime"
 	"github.com/sagakit/sagakit/journal"
 )
 
@@ -27,7 +27,7 @@ func scanRun(row pgx.Row) (journal.Run, error) {
 		return journal.Run{}, err
 	}
 	r.Status, r.Request.Verb = journal.Status(status), journal.Verb(verb)
-	r.Created, r.Updated, r.Ended, r.LeaseExpiry = timeOf(created), timeOf(updated), timeOf(ended), timeOf(expiry)
+	r.Created, r.Updated, r.Ended, r.LeaseExpiry = nanotime.Time(created), nanotime.Time(updated), nanotime.Time(ended), nanotime.Time(expiry)
 	return r, nil
 }
 
@@ -97,7 +97,7 @@ func readLoad(br pgx.BatchResults) (journal.Run, []journal.Entry, error) {
 		if err != nil {
 			return journal.Run{}, nil, err
 		}
-		e.Kind, e.Status, e.Verb, e.At = journal.Kind(kind), journal.Status(status), journal.Verb(verb), timeOf(at)
+		e.Kind, e.Status, e.Verb, e.At = journal.Kind(kind), journal.Status(status), journal.Verb(verb), nanotime.Time(at)
 		e.Attempt, e.Attempts = int(attempt), int(attempts)
 		entries = append(entries, e)
 	}
@@ -136,10 +136,10 @@ func (s *Store) List(ctx context.Context, f journal.Filter) ([]journal.Run, erro
 		where = append(where, "saga = "+arg(f.Saga))
 	}
 	if !f.CreatedAfter.IsZero() {
-		where = append(where, "created > "+arg(clampNanos(f.CreatedAfter)))
+		where = append(where, "created > "+arg(nanotime.Clamp(f.CreatedAfter)))
 	}
 	if !f.CreatedBefore.IsZero() {
-		where = append(where, "created < "+arg(clampNanos(f.CreatedBefore)))
+		where = append(where, "created < "+arg(nanotime.Clamp(f.CreatedBefore)))
 	}
 	q := s.sql.list
 	if len(where) > 0 {
@@ -158,43 +158,4 @@ func (s *Store) List(ctx context.Context, f journal.Filter) ([]journal.Run, erro
 		return nil, fmt.Errorf("postgres: list: %w", err)
 	}
 	return runs, nil
-}
-
-// Times are stored as Unix nanoseconds (UTC), 0 for the zero time, so
-// they round-trip exactly within the years 1678 to 2262. The database's
-// own clock reads microseconds.
-
-var (
-	minTime = time.Unix(0, -1<<63+1)
-	maxTime = time.Unix(0, 1<<63-1)
-)
-
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-// inRange reports whether t can be stored.
-func inRange(t time.Time) bool {
-	return t.IsZero() || !t.Before(minTime) && !t.After(maxTime)
-}
-
-// clampNanos is nanos for filter bounds, which may lie outside the range.
-func clampNanos(t time.Time) int64 {
-	switch {
-	case t.Before(minTime):
-		return minTime.UnixNano()
-	case t.After(maxTime):
-		return maxTime.UnixNano()
-	}
-	return t.UnixNano()
-}
-
-func timeOf(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sagakit/sagakit/internal/nanotime"
 	"github.com/sagakit/sagakit/journal"
 )
 
@@ -205,7 +206,7 @@ func (s *Store) Create(ctx context.Context, run journal.Run, entries ...journal.
 	if run.ID == "" {
 		return errEmptyID
 	}
-	if !inRange(run.Ended) || !inRange(run.LeaseExpiry) {
+	if !nanotime.Fits(run.Ended) || !nanotime.Fits(run.LeaseExpiry) {
 		return fmt.Errorf("postgres: create %q: time out of range", run.ID)
 	}
 	if err := checkEntries(entries); err != nil {
@@ -241,7 +242,7 @@ func (s *Store) Append(ctx context.Context, runID, owner string, u journal.Updat
 
 func checkEntries(entries []journal.Entry) error {
 	for i := range entries {
-		if !inRange(entries[i].At) {
+		if !nanotime.Fits(entries[i].At) {
 			return fmt.Errorf("entry %d: time %v out of range", i, entries[i].At)
 		}
 	}

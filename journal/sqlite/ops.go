@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sagakit/sagakit/internal/nanotime"
 	"github.com/sagakit/sagakit/journal"
 )
 
@@ -22,8 +23,8 @@ func (w *writer) create(run *journal.Run, entries []journal.Entry, now int64) er
 	defer delete(w.leases, run.ID)
 	r := run
 	res, err := w.exec(insertRun, r.ID, r.Saga, r.Fingerprint, string(r.Status), r.State, r.Error, r.Note,
-		string(r.Request.Verb), r.Request.Step, r.Request.Note, now, now, nanos(r.Ended),
-		r.LeaseOwner, nanos(r.LeaseExpiry))
+		string(r.Request.Verb), r.Request.Step, r.Request.Note, now, now, nanotime.From(r.Ended),
+		r.LeaseOwner, nanotime.From(r.LeaseExpiry))
 	if err != nil {
 		return fmt.Errorf("sqlite: create %q: %w", run.ID, err)
 	}
@@ -56,7 +57,7 @@ func lastAt(entries []journal.Entry, now int64) int64 {
 	if len(entries) == 0 {
 		return now
 	}
-	if at := nanos(entries[len(entries)-1].At); at != 0 {
+	if at := nanotime.From(entries[len(entries)-1].At); at != 0 {
 		return at
 	}
 	return now
@@ -71,7 +72,7 @@ func (w *writer) insertEntries(runID string, seq int64, entries []journal.Entry,
 		for i := range entries[:n] {
 			e := &entries[i]
 			seq++
-			at := nanos(e.At)
+			at := nanotime.From(e.At)
 			if at == 0 {
 				at = now
 			}

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
+	"github.com/sagakit/sagakit/internal/nanotime"
 	"github.com/sagakit/sagakit/journal"
 )
 
@@ -32,7 +32,7 @@ func scanRun(s scanner) (journal.Run, error) {
 		return journal.Run{}, err
 	}
 	r.Status, r.Request.Verb = journal.Status(status), journal.Verb(verb)
-	r.Created, r.Updated, r.Ended, r.LeaseExpiry = timeOf(created), timeOf(updated), timeOf(ended), timeOf(expiry)
+	r.Created, r.Updated, r.Ended, r.LeaseExpiry = nanotime.Time(created), nanotime.Time(updated), nanotime.Time(ended), nanotime.Time(expiry)
 	return r, nil
 }
 
@@ -96,7 +96,7 @@ func loadEntries(ctx context.Context, tx *sql.Tx, runID string) ([]journal.Entry
 		if err != nil {
 			return nil, err
 		}
-		e.Kind, e.Status, e.Verb, e.At = journal.Kind(kind), journal.Status(status), journal.Verb(verb), timeOf(at)
+		e.Kind, e.Status, e.Verb, e.At = journal.Kind(kind), journal.Status(status), journal.Verb(verb), nanotime.Time(at)
 		entries = append(entries, e)
 	}
 	return entries, rows.Err()
@@ -126,11 +126,11 @@ func (s *Store) List(ctx context.Context, f journal.Filter) ([]journal.Run, erro
 	}
 	if !f.CreatedAfter.IsZero() {
 		where = append(where, "created > ?")
-		args = append(args, clampNanos(f.CreatedAfter))
+		args = append(args, nanotime.Clamp(f.CreatedAfter))
 	}
 	if !f.CreatedBefore.IsZero() {
 		where = append(where, "created < ?")
-		args = append(args, clampNanos(f.CreatedBefore))
+		args = append(args, nanotime.Clamp(f.CreatedBefore))
 	}
 	q := `SELECT ` + runColumns + ` FROM runs`
 	if len(where) > 0 {
@@ -150,42 +150,4 @@ func (s *Store) List(ctx context.Context, f journal.Filter) ([]journal.Run, erro
 		return nil, fmt.Errorf("sqlite: list: %w", err)
 	}
 	return runs, nil
-}
-
-// Times are stored as Unix nanoseconds (UTC), 0 for the zero time, so
-// they round-trip exactly within the years 1678 to 2262.
-
-var (
-	minTime = time.Unix(0, -1<<63+1)
-	maxTime = time.Unix(0, 1<<63-1)
-)
-
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-// inRange reports whether t can be stored.
-func inRange(t time.Time) bool {
-	return t.IsZero() || !t.Before(minTime) && !t.After(maxTime)
-}
-
-// clampNanos is nanos for filter bounds, which may lie outside the range.
-func clampNanos(t time.Time) int64 {
-	switch {
-	case t.Before(minTime):
-		return minTime.UnixNano()
-	case t.After(maxTime):
-		return maxTime.UnixNano()
-	}
-	return t.UnixNano()
-}
-
-func timeOf(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
 }

@@ -11,6 +11,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/sagakit/sagakit/internal/nanotime"
 	"github.com/sagakit/sagakit/journal"
 )
 
@@ -168,7 +169,7 @@ func (s *Store) Create(ctx context.Context, run journal.Run, entries ...journal.
 	if run.ID == "" {
 		return errEmptyID
 	}
-	if !inRange(run.Ended) || !inRange(run.LeaseExpiry) {
+	if !nanotime.Fits(run.Ended) || !nanotime.Fits(run.LeaseExpiry) {
 		return fmt.Errorf("sqlite: create %q: time out of range", run.ID)
 	}
 	if err := checkEntries(entries); err != nil {
@@ -198,7 +199,7 @@ func (s *Store) Append(ctx context.Context, runID, owner string, u journal.Updat
 
 func checkEntries(entries []journal.Entry) error {
 	for i := range entries {
-		if !inRange(entries[i].At) {
+		if !nanotime.Fits(entries[i].At) {
 			return fmt.Errorf("entry %d: time %v out of range", i, entries[i].At)
 		}
 	}
