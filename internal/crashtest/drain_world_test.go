@@ -57,25 +57,9 @@ func (p *participant) act(ctx context.Context, run, step, key, token string, beg
 	}
 	cause := causeOf(ctx)
 	err = p.tx(func(tx *sql.Tx, now int64) error {
-		var n int
-		if err := tx.QueryRow(`SELECT count(*) FROM tombstones WHERE run = ? AND step = ?`, run, step).Scan(&n); err != nil {
+		var err error
+		if outcome, err = p.take(tx, run, step, key, now); err != nil {
 			return err
-		}
-		if n > 0 {
-			outcome = outRefused
-		} else {
-			res, err := tx.Exec(`INSERT INTO effects (key, run, step, owner, at) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (key) DO NOTHING`, key, run, step, p.owner, now)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 1 {
-				outcome = outDone
-			} else {
-				outcome = outDuplicate
-			}
 		}
 		if err := p.record(tx, "do", run, step, key, outcome, cause, now); err != nil {
 			return err

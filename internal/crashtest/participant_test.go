@@ -168,6 +168,29 @@ func causeOf(ctx context.Context) string {
 	return context.Cause(ctx).Error()
 }
 
+// take takes an action's effect under key, in tx: refused if step of run
+// has a tombstone, a duplicate if key took effect already, else done.
+func (p *participant) take(tx *sql.Tx, run, step, key string, now int64) (string, error) {
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM tombstones WHERE run = ? AND step = ?`, run, step).Scan(&n); err != nil {
+		return "", err
+	}
+	if n > 0 {
+		return outRefused, nil
+	}
+	res, err := tx.Exec(`INSERT INTO effects (key, run, step, owner, at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (key) DO NOTHING`, key, run, step, p.owner, now)
+	if err != nil {
+		return "", err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return "", err
+	} else if n == 1 {
+		return outDone, nil
+	}
+	return outDuplicate, nil
+}
+
 // do is an action's call with idempotency key key for step of run.
 func (p *participant) do(ctx context.Context, run, step, key string) (outcome string, err error) {
 	if run == "" || key == "" {
@@ -175,25 +198,9 @@ func (p *participant) do(ctx context.Context, run, step, key string) (outcome st
 	}
 	cause := causeOf(ctx)
 	err = p.tx(func(tx *sql.Tx, now int64) error {
-		var n int
-		if err := tx.QueryRow(`SELECT count(*) FROM tombstones WHERE run = ? AND step = ?`, run, step).Scan(&n); err != nil {
+		var err error
+		if outcome, err = p.take(tx, run, step, key, now); err != nil {
 			return err
-		}
-		if n > 0 {
-			outcome = outRefused
-		} else {
-			res, err := tx.Exec(`INSERT INTO effects (key, run, step, owner, at) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (key) DO NOTHING`, key, run, step, p.owner, now)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 1 {
-				outcome = outDone
-			} else {
-				outcome = outDuplicate
-			}
 		}
 		return p.record(tx, "do", run, step, key, outcome, cause, now)
 	})
