@@ -63,7 +63,7 @@ func action(i int, fail bool, delay time.Duration) func(context.Context, *trace)
 		t.begin(t.act, i)
 		var err error
 		if fail {
-			err = errBoom
+			err = fmt.Errorf("s%d: %w", i, errBoom) // its own failure, never another's cause
 			if delay > 0 {
 				select {
 				case <-time.After(delay):

@@ -23,13 +23,15 @@
 // # Failures
 //
 // When a step fails, the steps still running see their context cancelled,
-// with the failure as its cause (context.Cause), and no new step starts.
+// with the failure as its cause (context.Cause), and no new step starts;
+// a step that ends with that cancellation (its error is the context's
+// error or its cause) is reported [saga.StepCancelled], not failed.
 // Run waits for the running steps, then compensates every step that
 // completed, those that completed after the failure included: a step only
 // after every step that depends on it has been compensated, independent
 // ones concurrently, on a context detached from the caller's cancellation.
 // Every failure is reported: the returned [*saga.Error] names the first
-// failed step and holds the others in Others, and errors.Is reaches each
+// failed step and holds the other failures in Others, and errors.Is reaches each
 // of their errors. Retries, timeouts, hooks, logging, panics, the pivot,
 // the error filter and the report behave as with [saga.Saga.Run]; the
 // report's step times overlap.

@@ -157,7 +157,7 @@ func TestFailureCompensatesOthers(t *testing.T) {
 		is.Equal(rep.Status, saga.StatusCompensated)
 		for name, want := range map[string]saga.StepStatus{
 			"debit": saga.StepCompensated, "flight": saga.StepCompensated, "hotel": saga.StepFailed,
-			"car": saga.StepFailed, "email": saga.StepPending,
+			"car": saga.StepCancelled, "email": saga.StepPending,
 		} {
 			s, _ := rep.Step(name)
 			is.Equal(s.Status, want)
@@ -214,7 +214,9 @@ func TestAllFailuresReported(t *testing.T) {
 			is.True(errors.As(o, &other))
 			others = append(others, other.Step)
 		}
-		is.Equal(others, []string{"c", "b"}) // c saw its context end at once; b ended later
+		is.Equal(others, []string{"b"}) // b failed on its own, later
+		c, _ := rep.Step("c")
+		is.Equal(c.Status, saga.StepCancelled) // c ended with its context: not a failure of its own
 		is.Equal(rep.Status, saga.StatusCompensated)
 	})
 }

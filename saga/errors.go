@@ -44,7 +44,9 @@ type Error struct {
 	// Status is the saga's final status.
 	Status Status
 	// Others holds one [*StepError] per step that failed after the first,
-	// when steps ran concurrently (package parallel).
+	// when steps ran concurrently (package parallel, durable graph runs).
+	// Steps cancelled because of the first failure ([StepCancelled]) are
+	// not among them.
 	Others []error
 	// Compensation holds one [*CompensationError] per failed compensation,
 	// in the order they ended.

@@ -14,7 +14,7 @@ import (
 // the outcome in the report. start is when the step begins; act returns
 // when it ended. The rarer paths live in functions of their own to keep
 // act's stack frame small: package parallel calls it on fresh goroutines.
-func (x *Execution[S]) act(ctx context.Context, i int, start time.Time) (time.Time, error) {
+func (x *Execution[S]) act(ctx context.Context, i int, start time.Time, state *S) (time.Time, error) {
 	st, sr := &x.sg.steps[i], &x.rep.Steps[i]
 	if x.sg.observed {
 		start = x.now()
@@ -23,19 +23,19 @@ func (x *Execution[S]) act(ctx context.Context, i int, start time.Time) (time.Ti
 	var err error
 	switch {
 	case st.retry != nil:
-		err = x.retried(ctx, i)
+		err = x.retried(ctx, i, state)
 	case st.timeout > 0:
 		sr.Attempts = 1
 		if x.sg.observed {
 			x.stepStarted(ctx, i, 1)
 		}
-		err = attempt(ctx, st.action, x.state, st.timeout)
+		err = attempt(ctx, st.action, state, st.timeout)
 	default:
 		sr.Attempts = 1
 		if x.sg.observed {
 			x.stepStarted(ctx, i, 1)
 		}
-		err = call(ctx, st.action, x.state)
+		err = call(ctx, st.action, state)
 	}
 	end := x.now()
 	sr.End = end
@@ -54,7 +54,7 @@ func (x *Execution[S]) act(ctx context.Context, i int, start time.Time) (time.Ti
 }
 
 // retried runs step i's action under its retry policy.
-func (x *Execution[S]) retried(ctx context.Context, i int) error {
+func (x *Execution[S]) retried(ctx context.Context, i int, state *S) error {
 	st, sr := &x.sg.steps[i], &x.rep.Steps[i]
 	outer := ctx
 	return plain(retry.Do(ctx, x.policy(*st.retry, i, false), func(ctx context.Context) error {
@@ -62,15 +62,16 @@ func (x *Execution[S]) retried(ctx context.Context, i int) error {
 		if x.sg.observed {
 			x.stepStarted(ctx, i, sr.Attempts)
 		}
-		return labelTimeout(outer, ctx, st.retry.AttemptTimeout, call(ctx, st.action, x.state))
+		return labelTimeout(outer, ctx, st.retry.AttemptTimeout, call(ctx, st.action, state))
 	}))
 }
 
-// actFailed records the failure of step i's action.
+// actFailed records the failure of step i's action: its own, or the
+// cancellation of a step that was running when another one failed.
 func (x *Execution[S]) actFailed(ctx context.Context, i int, err error) {
 	sr := &x.rep.Steps[i]
-	sr.Status, sr.Err = StepFailed, err
-	x.failed(i, err)
+	sr.Err = err
+	sr.Status = x.failed(ctx, i, err)
 	if x.sg.observed {
 		x.stepFailed(ctx, i, sr.Attempts, err)
 	}

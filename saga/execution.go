@@ -89,7 +89,17 @@ func (x *Execution[S]) Report() *Report { return &x.rep }
 // its timeout, retries and hooks, records the outcome in the report and
 // returns the step's error.
 func (x *Execution[S]) Act(ctx context.Context, i int) error {
-	_, err := x.act(ctx, i, x.now())
+	_, err := x.act(ctx, i, x.now(), x.state)
+	return err
+}
+
+// ActOn is [Execution.Act] with the action given state instead of the
+// run's: a copy that the runner merges back into the run's state when
+// the step ends. A durable runner gives each step that runs at the same
+// time as others a copy of its own, so that it can snapshot the run's
+// state while they run (see package state's Fork).
+func (x *Execution[S]) ActOn(ctx context.Context, i int, state *S) error {
+	_, err := x.act(ctx, i, x.now(), state)
 	return err
 }
 
@@ -212,7 +222,7 @@ func (x *Execution[S]) Compensable(i int) bool {
 	switch x.rep.Steps[i].Status {
 	case StepSucceeded:
 		return true
-	case StepFailed:
+	case StepFailed, StepCancelled:
 		return st.compensateFailed
 	}
 	return false
@@ -247,7 +257,7 @@ func (x *Execution[S]) CompensationContext() context.Context { return &x.comp }
 func (x *Execution[S]) CompensateContext(ctx context.Context, i int) error {
 	switch x.rep.Steps[i].Status {
 	case StepSucceeded:
-	case StepFailed:
+	case StepFailed, StepCancelled:
 		if !x.sg.steps[i].compensateFailed {
 			return nil
 		}
@@ -311,15 +321,31 @@ func (x *Execution[S]) finish(end time.Time) (*Report, error) {
 	return &x.rep, err
 }
 
-// failed records that step i failed.
-func (x *Execution[S]) failed(i int, err error) {
+// failed records that step i failed with err on ctx, and returns the
+// step's status: [StepCancelled] when another step failed first and err
+// is the end of ctx (the runner cancelled the step because of that
+// failure), [StepFailed] otherwise.
+func (x *Execution[S]) failed(ctx context.Context, i int, err error) StepStatus {
 	x.mu.Lock()
-	if x.first < 0 {
+	defer x.mu.Unlock()
+	switch {
+	case x.first < 0:
 		x.first = i
-	} else {
+	case cancelled(ctx, err):
+		return StepCancelled
+	default:
 		x.others = append(x.others, &StepError{Step: x.sg.steps[i].name, Err: err})
 	}
-	x.mu.Unlock()
+	return StepFailed
+}
+
+// cancelled reports whether err is the end of ctx: ctx is done and err
+// is its error or its cause.
+func cancelled(ctx context.Context, err error) bool {
+	if ctx.Err() == nil {
+		return false
+	}
+	return errors.Is(err, ctx.Err()) || errors.Is(err, context.Cause(ctx))
 }
 
 // now reads the time as the run's start plus the monotonic time elapsed

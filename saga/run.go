@@ -31,7 +31,7 @@ func (sg *Saga[S]) Run(ctx context.Context, state *S) (*Report, error) {
 		if fctx.Err() != nil {
 			break
 		}
-		if last, err = x.act(fctx, order[pos], last); err != nil {
+		if last, err = x.act(fctx, order[pos], last, state); err != nil {
 			break
 		}
 	}

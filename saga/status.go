@@ -67,9 +67,15 @@ const (
 	// StepNotCompensated: the saga unwound but the step has no
 	// compensation, so its effect remains by design.
 	StepNotCompensated
+	// StepCancelled: the step was running when another step failed, and
+	// it ended with the cancellation of its context (steps run at once,
+	// by package parallel or a durable graph run). It is not a failure of
+	// its own; like a failed step, it is compensated only if it opted in
+	// with [CompensateIfFailed].
+	StepCancelled
 )
 
-var stepStatusNames = [...]string{"pending", "running", "succeeded", "failed", "compensated", "compensation_failed", "not_compensated"}
+var stepStatusNames = [...]string{"pending", "running", "succeeded", "failed", "compensated", "compensation_failed", "not_compensated", "cancelled"}
 
 // String returns the step status's name.
 func (s StepStatus) String() string { return name(stepStatusNames[:], uint8(s), "step status") }

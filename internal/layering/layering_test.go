@@ -23,17 +23,18 @@ var rules = map[string][]string{
 	"internal/nanotime": {},
 	"state":             {},
 	"saga":              {"builder", "retry", "internal/runid"},
-	"parallel":          {"saga", "builder", "retry", "state", "internal/runid"},
+	"internal/graph":    {"builder"},
+	"parallel":          {"saga", "builder", "retry", "state", "internal/runid", "internal/graph"},
 	"journal":           {},
 	"journal/sqlite":    {"journal", "internal/nanotime"},
 	"journal/postgres":  {"journal", "internal/nanotime"},
-	"durable":           {"saga", "builder", "retry", "state", "journal", "internal/runid"},
+	"durable":           {"saga", "builder", "retry", "state", "journal", "internal/runid", "internal/graph"},
 	"sagatest":          {"saga", "durable", "journal", "state", "builder", "retry", "internal/runid"},
 }
 
 // core packages may import only the standard library, golang.org/x/sync
 // and each other.
-var core = []string{"saga", "builder", "retry", "state", "parallel", "internal/runid"}
+var core = []string{"saga", "builder", "retry", "state", "parallel", "internal/runid", "internal/graph"}
 
 func TestImportsPointOneWay(t *testing.T) {
 	root, err := filepath.Abs("../..")

@@ -1,7 +1,8 @@
-package parallel
+package graph
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -113,6 +114,9 @@ func (w *walk) node(i int) error {
 		return nil // stopped: this node does not start
 	}
 	if err := w.run(i); err != nil {
+		if errors.Is(err, ErrStop) {
+			return nil // the walk is stopped: its context is done
+		}
 		return err
 	}
 	w.ok.Add(1)
