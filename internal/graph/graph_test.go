@@ -37,6 +37,7 @@ func TestStopLeavesRunningSteps(t *testing.T) {
 		var mu sync.Mutex
 		ran := map[string]bool{}
 		var slowErr error
+		slowStarted := make(chan struct{})
 		ok := graph.Forward(context.Background(), p, 0, func(ctx context.Context, i int) error {
 			name := p.Decl(i).Name
 			mu.Lock()
@@ -44,6 +45,7 @@ func TestStopLeavesRunningSteps(t *testing.T) {
 			mu.Unlock()
 			switch name {
 			case "slow":
+				close(slowStarted)
 				select {
 				case <-time.After(time.Second):
 				case <-ctx.Done():
@@ -51,6 +53,7 @@ func TestStopLeavesRunningSteps(t *testing.T) {
 				}
 				return slowErr
 			case "stop":
+				<-slowStarted
 				return graph.ErrStop
 			}
 			return nil
