@@ -27,4 +27,18 @@
 // [Codec]; [JSON] is the default. What the codec leaves out (unexported
 // fields, with JSON) does not survive a crash: keep in the state what a
 // resumed run needs.
+//
+// # Steps at once in a durable run
+//
+// A durable run that runs steps at once does not let them share its *S:
+// it journals a snapshot whenever a step ends, and encoding the state
+// while another step writes to it could catch a field half-written. Each
+// step gets a [Fork] instead, its own copy made from the newest snapshot,
+// so it sees the effects of the steps that ended before it started. When
+// it ends, its changes are merged into the run's state: the fields it
+// changed are set, and its [Cell] updates are replayed, so that what
+// steps add to a shared Cell all lands. The rule stays the same: each
+// step writes its own fields, and a field several steps write is a Cell.
+// Replaying calls the functions given to [Cell.Update] and [Cell.With]
+// once more, on the run's state: they must change nothing but the value.
 package state
