@@ -18,6 +18,8 @@ type Definition[S any] struct {
 	codec   state.Codec[S]
 	pause   bool
 	onCrash CrashPolicy
+	graph   bool // a step declares saga.After: steps run at once
+	limit   int  // steps of one run at once, <= 0: no limit
 }
 
 // CrashPolicy says what recovery does with a run whose process died.
@@ -41,6 +43,7 @@ type defConfig struct {
 	codec   any
 	pause   bool
 	onCrash CrashPolicy
+	limit   int
 }
 
 // WithCodec encodes the saga's state with c instead of [state.JSON].
@@ -54,6 +57,13 @@ func WithCodec[S any](c state.Codec[S]) DefOption {
 // compensation).
 func PauseOnFailure() DefOption {
 	return func(d *defConfig) { d.pause = true }
+}
+
+// Limit caps how many steps of one run of a graph saga (one whose steps
+// declare [saga.After]) run at once, actions and compensations alike, as
+// parallel.Limit does in memory. n <= 0 means no limit, the default.
+func Limit(n int) DefOption {
+	return func(d *defConfig) { d.limit = n }
 }
 
 // OnCrash sets the crash policy (default [ResumeAfterCrash]).
@@ -76,7 +86,12 @@ func Register[S any](e *Engine, sg *saga.Saga[S], opts ...DefOption) (*Definitio
 	for _, o := range opts {
 		o(&cfg)
 	}
-	d := &Definition[S]{e: e, sg: sg, codec: state.JSON[S]{}, pause: cfg.pause, onCrash: cfg.onCrash}
+	d := &Definition[S]{e: e, sg: sg, codec: state.JSON[S]{}, pause: cfg.pause, onCrash: cfg.onCrash, limit: cfg.limit}
+	for i := range sg.Plan().Len() {
+		if len(sg.Plan().Decl(i).After) > 0 {
+			d.graph = true
+		}
+	}
 	if cfg.codec != nil {
 		c, ok := cfg.codec.(state.Codec[S])
 		if !ok {
@@ -137,6 +152,7 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 	hctx, stop := d.e.heartbeat(context.WithoutCancel(ctx), rep.RunID, now)
 	defer stop()
 	dr := d.newDriver(hctx, x, st, nil)
+	dr.snap = snap
 	// The run is created by the driver's first write, together with the
 	// first step's start: one commit.
 	dr.create = &journal.Run{

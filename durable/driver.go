@@ -33,6 +33,12 @@ type driver[S any] struct {
 	// started: the run is pending (Definition.Start) and this driver is
 	// its first: its first write marks it running.
 	started bool
+	// lostState: a step of a graph run succeeded but the state could not
+	// be encoded after it (see stateLost for one step at a time).
+	lostState error
+	// fan: the steps of a graph saga run at once (see graph.go), which
+	// share the driver through its lock.
+	fan *fan
 }
 
 func (d *Definition[S]) newDriver(jctx context.Context, x *saga.Execution[S], st *S, attempts []int) *driver[S] {
@@ -41,10 +47,14 @@ func (d *Definition[S]) newDriver(jctx context.Context, x *saga.Execution[S], st
 		attempts = make([]int, n)
 	}
 	x.Fence(jctx)
-	return &driver[S]{
+	r := &driver[S]{
 		d: d, x: x, st: st, jctx: jctx, runID: x.Report().RunID,
 		order: d.sg.Plan().Order(), attempt: attempts, again: make([]bool, n),
 	}
+	if d.graph {
+		r.fan = newFan()
+	}
+	return r
 }
 
 func (r *driver[S]) name(i int) string { return r.d.sg.Plan().Decl(i).Name }
@@ -56,6 +66,18 @@ func (r *driver[S]) name(i int) string { return r.d.sg.Plan().Decl(i).Name }
 func (r *driver[S]) write(u journal.Update, more ...journal.Entry) error {
 	entries := append(r.pending, more...)
 	r.pending = nil
+	if r.started && u.Status == "" {
+		u.Status = journal.Running
+	}
+	if u.Status != "" && r.dirty {
+		u.State, r.dirty = r.snap, false
+	}
+	return r.put(u, entries)
+}
+
+// put writes u and entries: the run's first write creates it. Calls of
+// put never overlap: a graph run's steps write through their fan.
+func (r *driver[S]) put(u journal.Update, entries []journal.Entry) error {
 	if err := lost(r.jctx); err != nil {
 		return err
 	}
@@ -63,9 +85,6 @@ func (r *driver[S]) write(u journal.Update, more ...journal.Entry) error {
 		u.Status = journal.Running
 	}
 	r.started = false
-	if u.Status != "" && r.dirty {
-		u.State, r.dirty = r.snap, false
-	}
 	var err error
 	if run := r.create; run != nil {
 		r.create = nil
@@ -138,6 +157,9 @@ func (r *driver[S]) boundary(status journal.Status) (stopped bool, rep *saga.Rep
 // those restored as succeeded, then ends the run: succeeded, or (on a
 // failure) paused, compensated or failed.
 func (r *driver[S]) forward(pos int) (*saga.Report, error) {
+	if r.fan != nil {
+		return r.forwardGraph()
+	}
 	fctx := r.x.Context()
 	steps := r.x.Report().Steps
 	for ; pos < len(r.order); pos++ {
@@ -219,6 +241,9 @@ func (r *driver[S]) pauseRun() (*saga.Report, error) {
 // backward compensates, in reverse order, every step that needs it,
 // journaling each compensation's start and end, then ends the run.
 func (r *driver[S]) backward() (*saga.Report, error) {
+	if r.fan != nil {
+		return r.backwardGraph()
+	}
 	status := journal.Compensating
 	for k := len(r.order) - 1; k >= 0; k-- {
 		i := r.order[k]
@@ -246,6 +271,11 @@ func (r *driver[S]) backward() (*saga.Report, error) {
 		}
 		r.pending = append(r.pending, end)
 	}
+	return r.compensated()
+}
+
+// compensated ends a run whose compensations have all run.
+func (r *driver[S]) compensated() (*saga.Report, error) {
 	rep, err := r.x.Finish()
 	final := journal.Compensated
 	for _, s := range rep.Steps {

@@ -63,6 +63,8 @@ func applyEntry(s *saga.StepReport, e journal.Entry) {
 		s.Status, s.End, s.Attempts = saga.StepSucceeded, e.At, e.Attempts
 	case journal.StepFailed:
 		s.Status, s.End, s.Attempts, s.Err = saga.StepFailed, e.At, e.Attempts, errors.New(e.Error)
+	case journal.StepCancelled:
+		s.Status, s.End, s.Attempts, s.Err = saga.StepCancelled, e.At, e.Attempts, errors.New(e.Error)
 	case journal.CompStarted:
 		s.Compensation = &saga.CompensationReport{Start: e.At}
 	case journal.CompSucceeded, journal.CompFailed:

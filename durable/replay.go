@@ -41,7 +41,7 @@ func replay(plan *builder.Plan, entries []journal.Entry) history {
 		switch e.Kind {
 		case journal.StepStarted:
 			h.attempt[i], h.open[i] = e.Attempt, true
-		case journal.StepSucceeded, journal.StepFailed:
+		case journal.StepSucceeded, journal.StepFailed, journal.StepCancelled:
 			h.open[i] = false
 			if e.Kind == journal.StepSucceeded && e.State == nil {
 				h.stateLost = e.Step

@@ -41,6 +41,7 @@ func (d *Definition[S]) drive(ctx context.Context, c claim, run journal.Run, ent
 	defer stop()
 	r := d.newDriver(jctx, x, &st, h.attempt)
 	r.drain = c.drain
+	r.snap = newestState(run, entries)
 	if req := run.Request; req.Verb != "" {
 		return d.carryOut(r, run, h, req)
 	}
@@ -131,32 +132,52 @@ func cause(h history) error {
 // on failure, or the step is the pivot and cannot be compensated, in
 // which case the run pauses for a person. An unknown outcome is never
 // taken for a success. With [PauseOnFailure], the crash policy does not
-// apply: a run whose outcomes are known goes on forward.
+// apply: a run whose outcomes are known goes on forward. A graph run may
+// have several steps of unknown outcome: one that cannot run again
+// decides for all of them.
 func (d *Definition[S]) recoverForward(r *driver[S], h history) (*saga.Report, error) {
 	r.restore(h)
 	pos := r.next(h)
 	if pos == len(r.order) {
 		return r.forward(pos)
 	}
-	i := r.order[pos]
-	unknown := h.open[i]
-	again := unknown && (d.sg.Idempotent(i) || r.pastPivot())
+	var unknown []int
+	stuck := -1 // an unknown step that cannot run again
+	for _, i := range r.order {
+		if !h.open[i] {
+			continue
+		}
+		unknown = append(unknown, i)
+		if stuck < 0 && !d.sg.Idempotent(i) && !r.pastPivot() {
+			stuck = i
+		}
+	}
 	// With PauseOnFailure, the crash policy does not apply: recovery goes
 	// forward when it can, and pauses when it cannot.
-	back := unknown && !again || !d.pause && d.onCrash == CompensateAfterCrash && !r.pastPivot()
+	back := stuck >= 0 || !d.pause && d.onCrash == CompensateAfterCrash && !r.pastPivot()
 	if !back {
-		r.again[i] = again
-		return r.forward(pos)
+		return r.rerun(unknown, pos)
 	}
-	pivot := d.sg.Plan().Decl(i).Kind == builder.Pivot
-	if d.pause || unknown && pivot && (d.onCrash != CompensateAfterCrash || !d.sg.HasCompensation(i)) {
-		return r.pauseCrashed(i, unknown)
+	pivot := stuck >= 0 && d.sg.Plan().Decl(stuck).Kind == builder.Pivot
+	if d.pause || pivot && (d.onCrash != CompensateAfterCrash || !d.sg.HasCompensation(stuck)) {
+		if stuck < 0 {
+			stuck = r.order[pos]
+		}
+		return r.pauseCrashed(stuck, h.open[stuck])
 	}
 	if !r.unwind(h, -1, ErrCrashed) {
-		r.again[i] = again
-		return r.forward(pos)
+		return r.rerun(unknown, pos)
 	}
 	return r.backward()
+}
+
+// rerun goes forward from pos, the steps of unknown outcome run again as
+// the same executions.
+func (r *driver[S]) rerun(unknown []int, pos int) (*saga.Report, error) {
+	for _, i := range unknown {
+		r.again[i] = true
+	}
+	return r.forward(pos)
 }
 
 // pauseCrashed pauses a run recovery will not carry on by itself; step i
@@ -227,11 +248,11 @@ func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req j
 		}
 		r.restore(h)
 		pos := r.next(h)
-		if only >= 0 && (pos == len(r.order) || r.order[pos] != only) {
+		if only >= 0 && !r.stoppedAt(h, pos, only) {
 			return r.refuse(req, fmt.Errorf("%w: step %q is not where run %s stopped", ErrBadRequest, req.Step, run.ID))
 		}
-		if pos < len(r.order) && h.open[r.order[pos]] {
-			r.again[r.order[pos]] = true // its outcome is unknown: the same execution again
+		for i, open := range h.open {
+			r.again[i] = open // its outcome is unknown: the same execution again
 		}
 		if err := r.write(journal.Update{Status: journal.Running, ClearRequest: true}, done); err != nil {
 			return r.halt(err)
@@ -239,6 +260,21 @@ func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req j
 		return r.forward(pos)
 	}
 	return r.refuse(req, fmt.Errorf("%w: unknown verb %q", ErrBadRequest, req.Verb))
+}
+
+// stoppedAt reports whether the run stopped at step i: one at a time, i
+// is the first step that has not succeeded (at pos in the plan's order);
+// in a graph, i is a step that failed, was cancelled, or has an unknown
+// outcome.
+func (r *driver[S]) stoppedAt(h history, pos, i int) bool {
+	if r.fan == nil {
+		return pos < len(r.order) && r.order[pos] == i
+	}
+	switch h.steps[i].Status {
+	case saga.StepFailed, saga.StepCancelled:
+		return true
+	}
+	return h.open[i]
 }
 
 // keepError makes the run keep its error (the failure that stopped it)

@@ -104,6 +104,7 @@ const (
 	StepStarted       Kind = "step_started"
 	StepSucceeded     Kind = "step_succeeded"
 	StepFailed        Kind = "step_failed"
+	StepCancelled     Kind = "step_cancelled"         // ended by the cancellation another step's failure caused
 	CompStarted       Kind = "compensation_started"   // a step's compensation starts
 	CompSucceeded     Kind = "compensation_succeeded" // a step was compensated
 	CompFailed        Kind = "compensation_failed"    // a step's compensation failed
