@@ -206,3 +206,33 @@ func TestGraphFailureCompensates(t *testing.T) {
 	car, _ := view.Report.Step("car")
 	is.Equal(car.Status, saga.StepCancelled)
 }
+
+// A run of a graph is not carried on by a definition whose dependencies
+// changed: the fingerprint covers them, and the run is set aside.
+func TestGraphChangedDependenciesRefused(t *testing.T) {
+	is := is.New(t)
+	store := journal.NewMemory()
+	var c counter
+	e := durable.NewEngine(store, durable.WithOwner("first"))
+	d, err := durable.Register(e, fanSaga(&c, func(context.Context, string) error { return nil }))
+	is.NoErr(err)
+	id, err := d.Start(saga.WithRunID(context.Background(), "fan-3"), &Trip{})
+	is.NoErr(err)
+
+	// The same steps, but hotel now runs after flight.
+	noop := func(context.Context, *Trip) error { return nil }
+	changed := saga.New[Trip]().Name("fan").
+		Step("debit", noop, noop).
+		Step("flight", noop, noop, saga.After("debit")).
+		Step("hotel", noop, noop, saga.After("flight")).
+		Step("confirm", noop, nil, saga.After("flight", "hotel")).
+		Build()
+	other := durable.NewEngine(store, durable.WithOwner("second"))
+	_, err = durable.Register(other, changed)
+	is.NoErr(err)
+	n, err := other.Recover(context.Background(), 0)
+	is.Equal(n, 1)
+	is.True(errors.Is(err, durable.ErrDefinitionChanged))
+	is.Equal(mustLoad(t, store, id).Status, journal.Blocked)
+	is.Equal(c.get("debit"), 0)
+}
