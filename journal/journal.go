@@ -34,6 +34,11 @@ const (
 	// not stand in the way of other runs. A request moves it on once a
 	// worker that can drive it carries the request out.
 	Blocked Status = "blocked"
+	// Waiting: a step waits for an event or a timer (durable's Await and
+	// Sleep), the run holding no lease; Run.Wait says what for. A signal
+	// it waits for, or its deadline, makes it claimable again (see
+	// [Signaler]).
+	Waiting Status = "waiting"
 )
 
 // Unfinished reports whether a worker still has to drive a run in s.
@@ -73,6 +78,8 @@ type Run struct {
 	// store on a database server, the server's, which callers must not
 	// compare with their own time.Now.
 	LeaseExpiry time.Time
+	// Wait is what a waiting run waits for; the zero Wait otherwise.
+	Wait Wait
 }
 
 // Verb is an operator's request on a run.
@@ -105,6 +112,8 @@ const (
 	StepSucceeded     Kind = "step_succeeded"
 	StepFailed        Kind = "step_failed"
 	StepCancelled     Kind = "step_cancelled"         // ended by the cancellation another step's failure caused
+	StepWaiting       Kind = "step_waiting"           // the step waits; Note: the event ("" for a timer)
+	WaitEnded         Kind = "wait_ended"             // a step's wait ended; Note: the event, State: its payload, Error: why it ended without one
 	CompStarted       Kind = "compensation_started"   // a step's compensation starts
 	CompSucceeded     Kind = "compensation_succeeded" // a step was compensated
 	CompFailed        Kind = "compensation_failed"    // a step's compensation failed
@@ -137,6 +146,11 @@ type Update struct {
 	Error        *string // nil leaves it
 	Ended        bool    // sets Ended to the time of the last entry
 	ClearRequest bool    // the pending request has been carried out
+	// Wait, with Status [Waiting], says what the run waits for; the store
+	// sets Run.Wait from it. A status other than Waiting clears Run.Wait.
+	Wait *WaitFor
+	// Consume marks these signals (by [Signal.ID]) consumed.
+	Consume []int64
 }
 
 // Filter selects runs for [Store.List]. Zero fields select everything.

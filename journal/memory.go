@@ -19,24 +19,35 @@ import (
 // it returns, so callers never share its bytes. Times are kept in UTC
 // without a monotonic reading; an [Entry] with a zero At gets the current
 // time. It implements [Waker], so that workers sharing it (engines in one
-// process) learn of pending runs, requests and released leases at once.
+// process) learn of pending runs, requests, released leases and woken
+// runs at once, and [Signaler].
 // The zero Memory is not usable: call [NewMemory].
 type Memory struct {
 	now func() time.Time
 
-	mu     sync.Mutex
-	runs   map[string]*memRun
-	closed bool
-	wake   Broadcast
+	mu      sync.Mutex
+	runs    map[string]*memRun
+	closed  bool
+	wake    Broadcast
+	signals int64 // the last Signal.ID
 }
 
 type memRun struct {
 	run     Run
 	entries []Entry
 	seq     int64
+	signals []memSignal
 }
 
-var _ Store = (*Memory)(nil)
+type memSignal struct {
+	Signal
+	consumed bool
+}
+
+var (
+	_ Store    = (*Memory)(nil)
+	_ Signaler = (*Memory)(nil)
+)
 
 // NewMemory returns an empty in-memory store.
 func NewMemory(opts ...Option) *Memory {
@@ -111,13 +122,51 @@ func (m *Memory) Append(ctx context.Context, runID, owner string, u Update, entr
 	if u.ClearRequest {
 		h.Request = Request{}
 	}
+	r.consume(u.Consume)
+	switch {
+	case u.Status == Waiting && u.Wait != nil:
+		h.Wait = Wait{Event: u.Wait.Event, Until: utc(u.Wait.Until)}
+		if h.Wait.Until.IsZero() && u.Wait.For > 0 {
+			h.Wait.Until = now.Add(u.Wait.For)
+		}
+		h.Wait.Woken = r.woken(h.Wait.Event)
+	case u.Status != "" && u.Status != Waiting:
+		h.Wait = Wait{}
+	}
 	h.Updated = now
 	return nil
 }
 
 // empty reports whether u leaves the header alone.
 func (u *Update) empty() bool {
-	return u.Status == "" && u.State == nil && u.Error == nil && !u.Ended && !u.ClearRequest
+	return u.Status == "" && u.State == nil && u.Error == nil && !u.Ended && !u.ClearRequest &&
+		u.Wait == nil && len(u.Consume) == 0
+}
+
+// consume marks the signals of ids consumed.
+func (r *memRun) consume(ids []int64) {
+	for k := range r.signals {
+		if slices.Contains(ids, r.signals[k].ID) {
+			r.signals[k].consumed = true
+		}
+	}
+}
+
+// woken reports whether r has an unconsumed signal for event (any
+// signal, when event is "").
+func (r *memRun) woken(event string) bool {
+	for _, s := range r.signals {
+		if !s.consumed && (event == "" || s.Event == event) {
+			return true
+		}
+	}
+	return false
+}
+
+// due sets the header's Wait.Due as of now.
+func due(h Run, now time.Time) Run {
+	h.Wait.Due = h.Status == Waiting && !h.Wait.Until.IsZero() && !now.Before(h.Wait.Until)
+	return h
 }
 
 // leased returns the run runID if owner holds an unexpired lease on it,
@@ -172,7 +221,7 @@ func (m *Memory) Load(ctx context.Context, runID string) (Run, []Entry, error) {
 	for i, e := range r.entries {
 		entries[i] = copyEntry(e)
 	}
-	return copyRun(r.run), entries, nil
+	return due(copyRun(r.run), utc(m.now())), entries, nil
 }
 
 // List implements [Store.List].
@@ -195,7 +244,7 @@ func (m *Memory) List(ctx context.Context, f Filter) ([]Run, error) {
 			!f.CreatedBefore.IsZero() && !h.Created.Before(f.CreatedBefore):
 			continue
 		}
-		runs = append(runs, copyRun(*h))
+		runs = append(runs, due(copyRun(*h), utc(m.now())))
 	}
 	slices.SortFunc(runs, func(a, b Run) int {
 		if c := b.Created.Compare(a.Created); c != 0 {
@@ -232,7 +281,8 @@ func (m *Memory) Claim(ctx context.Context, owner string, ttl time.Duration, n i
 	var free []*memRun
 	for _, r := range m.runs {
 		h := &r.run
-		needsWorker := h.Status.Unfinished() || h.Request.Verb != ""
+		woken := h.Status == Waiting && (h.Wait.Woken || due(*h, now).Wait.Due)
+		needsWorker := h.Status.Unfinished() || woken || h.Request.Verb != ""
 		leaseFree := h.LeaseOwner == "" || !now.Before(h.LeaseExpiry)
 		if needsWorker && leaseFree {
 			free = append(free, r)
@@ -250,7 +300,7 @@ func (m *Memory) Claim(ctx context.Context, owner string, ttl time.Duration, n i
 	runs := make([]Run, len(free))
 	for i, r := range free {
 		r.run.LeaseOwner, r.run.LeaseExpiry = owner, now.Add(ttl)
-		runs[i] = copyRun(r.run)
+		runs[i] = due(copyRun(r.run), now)
 	}
 	return runs, nil
 }
@@ -284,7 +334,7 @@ func (m *Memory) Acquire(ctx context.Context, runID, owner string, ttl time.Dura
 		return Run{}, fmt.Errorf("%w: run %q is leased to %q", ErrLeaseLost, runID, h.LeaseOwner)
 	}
 	h.LeaseOwner, h.LeaseExpiry = owner, now.Add(ttl)
-	return copyRun(*h), nil
+	return due(copyRun(*h), now), nil
 }
 
 // Renew implements [Store.Renew]. A lease that has expired is lost, even
@@ -364,6 +414,71 @@ func (m *Memory) Request(ctx context.Context, runID string, req Request) error {
 	r.run.Updated = now
 	m.wake.Fire()
 	return nil
+}
+
+// Signal implements [Signaler.Signal].
+func (m *Memory) Signal(ctx context.Context, runID string, sig Signal) (bool, error) {
+	if runID == "" {
+		return false, errEmptyID
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false, ErrClosed
+	}
+	r, ok := m.runs[runID]
+	if !ok {
+		return false, fmt.Errorf("%w: %q", ErrNotFound, runID)
+	}
+	if r.run.Status.Final() {
+		return false, fmt.Errorf("%w: run %q is %s", ErrFinal, runID, r.run.Status)
+	}
+	if sig.Delivery != "" {
+		for _, s := range r.signals {
+			if s.Delivery == sig.Delivery {
+				return false, nil
+			}
+		}
+	}
+	now := utc(m.now())
+	m.signals++
+	sig.ID, sig.At, sig.Payload = m.signals, now, bytes.Clone(sig.Payload)
+	r.signals = append(r.signals, memSignal{Signal: sig})
+	h := &r.run
+	if h.Status == Waiting && !h.Wait.Woken && (h.Wait.Event == "" || h.Wait.Event == sig.Event) {
+		h.Wait.Woken = true
+		h.Updated = now
+		m.wake.Fire()
+	}
+	return true, nil
+}
+
+// Signals implements [Signaler.Signals].
+func (m *Memory) Signals(ctx context.Context, runID string) ([]Signal, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	r, ok := m.runs[runID]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, runID)
+	}
+	var out []Signal
+	for _, s := range r.signals {
+		if !s.consumed {
+			sig := s.Signal
+			sig.Payload = bytes.Clone(sig.Payload)
+			out = append(out, sig)
+		}
+	}
+	return out, nil
 }
 
 // Close implements [Store.Close]: it drops every journal.

@@ -64,6 +64,10 @@ var cases = []testCase{
 	{"RequestClaim", testRequestClaim},
 	{"RequestPending", testRequestPending},
 	{"Wakeups", testWakeups},
+	{"WaitSignal", testWaitSignal},
+	{"WaitSignalFirst", testWaitSignalFirst},
+	{"WaitDeadline", testWaitDeadline},
+	{"SignalRefused", testSignalRefused},
 	{"Close", testClose},
 	{"ConcurrentAppends", testConcurrentAppends},
 }
