@@ -36,6 +36,14 @@ type driver[S any] struct {
 	// lostState: a step of a graph run succeeded but the state could not
 	// be encoded after it (see stateLost for one step at a time).
 	lostState error
+	// Waits (see await.go): the run's unconsumed signals, signals taken
+	// and not yet journaled as consumed, each step's journaled wait
+	// outcomes, and the step the run waited at when it was woken.
+	pool    *signalPool
+	consume []int64
+	waited  [][]journal.Entry
+	parked  int
+	wake    journal.Wait
 	// fan: the steps of a graph saga run at once (see graph.go), which
 	// share the driver through its lock.
 	fan *fan
@@ -50,7 +58,10 @@ func (d *Definition[S]) newDriver(jctx context.Context, x *saga.Execution[S], st
 	r := &driver[S]{
 		d: d, x: x, st: st, jctx: jctx, runID: x.Report().RunID,
 		order: d.sg.Plan().Order(), attempt: attempts, again: make([]bool, n),
+		waited: make([][]journal.Entry, n), parked: -1,
 	}
+	x.CanSuspend()
+	r.pool = d.e.signalPool(jctx, r.runID)
 	if d.graph {
 		r.fan = newFan()
 	}
@@ -72,6 +83,7 @@ func (r *driver[S]) write(u journal.Update, more ...journal.Entry) error {
 	if u.Status != "" && r.dirty {
 		u.State, r.dirty = r.snap, false
 	}
+	u.Consume, r.consume = append(u.Consume, r.consume...), nil
 	return r.put(u, entries)
 }
 
@@ -180,9 +192,19 @@ func (r *driver[S]) forward(pos int) (*saga.Report, error) {
 		if err := r.write(journal.Update{}, start); err != nil {
 			return r.halt(err)
 		}
-		err := r.x.Act(withKey(fctx, r.runID, r.name(i), r.attempt[i]), i)
+		w := r.waits(i)
+		err := r.x.Act(withWaits(withKey(fctx, r.runID, r.name(i), r.attempt[i]), w), i)
 		if lerr := lost(r.jctx); lerr != nil {
 			return r.halt(lerr) // another worker may own the run by now: journal nothing
+		}
+		park, ended := w.result()
+		r.pending = append(r.pending, ended...)
+		r.consume = append(r.consume, r.pool.drain()...)
+		if park != nil {
+			return r.park(i, park)
+		}
+		if errors.Is(err, saga.ErrSuspended) {
+			return r.suspendedAlone(i, err)
 		}
 		end := journal.Entry{Step: r.name(i), Attempt: r.attempt[i], Attempts: steps[i].Attempts, At: time.Now()}
 		if err != nil {

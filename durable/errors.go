@@ -3,6 +3,7 @@ package durable
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sagakit/sagakit/journal"
 )
@@ -49,3 +50,32 @@ type existsError struct{ id string }
 
 func (e existsError) Error() string { return fmt.Sprintf("durable: run %q exists", e.id) }
 func (e existsError) Unwrap() error { return journal.ErrExists }
+
+// journaled is the list of this package's errors that a journaled error
+// text may start with: rebuilt from the journal, the error matches its
+// sentinel again (errors.Is), as it did when it happened.
+var journaled = []error{
+	ErrWaitTimedOut, ErrOutcomeUnknown, ErrCrashed, ErrStateLost, ErrDefinitionChanged,
+	ErrUnknownSaga, ErrPastPivot, ErrBadRequest, ErrNotDurable,
+}
+
+// rebuilt returns an error with text, from a journal: one of this
+// package's sentinels wrapped, when text starts with its message.
+func rebuilt(text string) error {
+	for _, s := range journaled {
+		if rest, ok := strings.CutPrefix(text, s.Error()); ok {
+			return &rebuiltError{sentinel: s, text: text, rest: rest}
+		}
+	}
+	return errors.New(text)
+}
+
+// rebuiltError is a journaled error that wraps a sentinel of this package.
+type rebuiltError struct {
+	sentinel error
+	text     string
+	rest     string
+}
+
+func (e *rebuiltError) Error() string { return e.text }
+func (e *rebuiltError) Unwrap() error { return e.sentinel }

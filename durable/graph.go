@@ -41,6 +41,12 @@ type fan struct {
 	status  journal.Status // goes out with the next write
 	err     error          // why the run stops: the journal failed, the lease is lost, the engine stops
 	failed  bool           // a step failed: the walk cancels the others
+	// park is what the step that waits waits for (a graph run waits
+	// for one thing at a time), step its index; clash is the error of a
+	// second step that waited at the same time.
+	park  *journal.WaitFor
+	step  int
+	clash error
 }
 
 func newFan() *fan {
@@ -69,8 +75,8 @@ func (r *driver[S]) flush(ticket uint64) error {
 			continue
 		}
 		f.writing = true
-		upto, entries, u := f.queued, r.pending, journal.Update{Status: f.status}
-		r.pending, f.status = nil, ""
+		upto, entries, u := f.queued, r.pending, journal.Update{Status: f.status, Consume: r.consume}
+		r.pending, f.status, r.consume = nil, "", nil
 		f.mu.Unlock()
 		err := r.put(u, entries)
 		f.mu.Lock()
@@ -130,6 +136,17 @@ func (r *driver[S]) forwardGraph() (*saga.Report, error) {
 		return r.end(journal.Succeeded)
 	case f.err != nil && !errors.Is(f.err, ErrStopping):
 		return r.halt(f.err) // nothing more may be written
+	case f.clash != nil:
+		r.x.Halt(f.clash)
+		r.x.Pause()
+		return r.pauseRun()
+	case f.park != nil && !f.failed:
+		return r.park(f.step, f.park)
+	case f.park != nil:
+		// A step failed while another waited: the one that waited may
+		// have taken effect before its wait, so it is undone as one
+		// whose outcome is unknown.
+		r.x.Restore(f.step, saga.StepReport{Status: saga.StepSucceeded, Start: r.x.Report().Steps[f.step].Start, Err: ErrOutcomeUnknown})
 	case f.err != nil && !f.failed:
 		return r.stopHere()
 	case r.lostState != nil:
@@ -185,16 +202,34 @@ func (r *driver[S]) step(ctx context.Context, i int) error {
 	if err := r.flush(ticket); err != nil {
 		return graph.ErrStop
 	}
-	err := r.x.ActOn(withKey(ctx, r.runID, name, attempt), i, fork.State)
+	w := r.waits(i)
+	err := r.x.ActOn(withWaits(withKey(ctx, r.runID, name, attempt), w), i, fork.State)
 	if lerr := lost(r.jctx); lerr != nil {
 		f.mu.Lock()
 		f.stop(lerr) // another worker may own the run by now: journal nothing
 		f.mu.Unlock()
 		return graph.ErrStop
 	}
+	park, ended := w.result()
 	sr := r.x.Report().Steps[i]
 	end := journal.Entry{Step: name, Attempt: attempt, Attempts: sr.Attempts, At: time.Now()}
 	f.mu.Lock()
+	r.pending = append(r.pending, ended...)
+	r.consume = append(r.consume, r.pool.drain()...)
+	if park != nil || errors.Is(err, saga.ErrSuspended) {
+		// The step waits: its changes are dropped (it runs again from
+		// the snapshot), and the run stops starting steps.
+		switch {
+		case park == nil:
+			f.clash = fmt.Errorf("durable: step %q returned %w without waiting (Await or Sleep)", name, err)
+		case f.park != nil:
+			f.clash = fmt.Errorf("durable: steps %q and %q wait at once: a graph run waits for one event or timer at a time", r.name(f.step), name)
+		default:
+			f.park, f.step = park, i
+		}
+		f.mu.Unlock()
+		return graph.ErrStop
+	}
 	fork.Merge(r.st)
 	switch {
 	case err != nil:

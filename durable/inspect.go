@@ -62,9 +62,9 @@ func applyEntry(s *saga.StepReport, e journal.Entry) {
 	case journal.StepSucceeded:
 		s.Status, s.End, s.Attempts = saga.StepSucceeded, e.At, e.Attempts
 	case journal.StepFailed:
-		s.Status, s.End, s.Attempts, s.Err = saga.StepFailed, e.At, e.Attempts, errors.New(e.Error)
+		s.Status, s.End, s.Attempts, s.Err = saga.StepFailed, e.At, e.Attempts, rebuilt(e.Error)
 	case journal.StepCancelled:
-		s.Status, s.End, s.Attempts, s.Err = saga.StepCancelled, e.At, e.Attempts, errors.New(e.Error)
+		s.Status, s.End, s.Attempts, s.Err = saga.StepCancelled, e.At, e.Attempts, rebuilt(e.Error)
 	case journal.CompStarted:
 		s.Compensation = &saga.CompensationReport{Start: e.At}
 	case journal.CompSucceeded, journal.CompFailed:
@@ -74,7 +74,7 @@ func applyEntry(s *saga.StepReport, e journal.Entry) {
 		s.Compensation.End, s.Compensation.Attempts = e.At, e.Attempts
 		s.Status = saga.StepCompensated
 		if e.Kind == journal.CompFailed {
-			s.Status, s.Compensation.Err = saga.StepCompensationFailed, errors.New(e.Error)
+			s.Status, s.Compensation.Err = saga.StepCompensationFailed, rebuilt(e.Error)
 		}
 	}
 }

@@ -12,6 +12,10 @@ type history struct {
 	attempt  []int  // the last execution number started
 	open     []bool // started, not journaled as ended: outcome unknown
 	compOpen []bool // compensation started, not journaled as ended
+	waiting  []bool // the step waits (its last entry is StepWaiting)
+	// waited holds, per step, the WaitEnded entries of its last
+	// execution, in order.
+	waited [][]journal.Entry
 	// stateLost names the newest step journaled as succeeded without a
 	// snapshot (its state could not be encoded) when no snapshot came
 	// after it: the journal's state is older than the run's effects.
@@ -26,6 +30,7 @@ func replay(plan *builder.Plan, entries []journal.Entry) history {
 	h := history{
 		steps: make([]saga.StepReport, n), attempt: make([]int, n),
 		open: make([]bool, n), compOpen: make([]bool, n),
+		waiting: make([]bool, n), waited: make([][]journal.Entry, n),
 	}
 	for _, e := range entries {
 		if e.State != nil {
@@ -38,8 +43,18 @@ func replay(plan *builder.Plan, entries []journal.Entry) history {
 		if !ok {
 			continue // a run-level entry
 		}
+		if e.Kind != journal.StepWaiting {
+			h.waiting[i] = false
+		}
 		switch e.Kind {
+		case journal.StepWaiting:
+			h.waiting[i] = true
+		case journal.WaitEnded:
+			h.waited[i] = append(h.waited[i], e)
 		case journal.StepStarted:
+			if e.Attempt != h.attempt[i] {
+				h.waited[i] = nil // a new execution waits anew
+			}
 			h.attempt[i], h.open[i] = e.Attempt, true
 		case journal.StepSucceeded, journal.StepFailed, journal.StepCancelled:
 			h.open[i] = false

@@ -42,6 +42,7 @@ func (d *Definition[S]) drive(ctx context.Context, c claim, run journal.Run, ent
 	r := d.newDriver(jctx, x, &st, h.attempt)
 	r.drain = c.drain
 	r.snap = newestState(run, entries)
+	r.waited = h.waited
 	if req := run.Request; req.Verb != "" {
 		return d.carryOut(r, run, h, req)
 	}
@@ -53,6 +54,8 @@ func (d *Definition[S]) drive(ctx context.Context, c claim, run journal.Run, ent
 		return d.recoverForward(r, h)
 	case journal.Compensating:
 		return r.resumeBackward(h, -1, cause(h))
+	case journal.Waiting: // a signal or the deadline woke it
+		return r.woken(h, run.Wait)
 	}
 	err = fmt.Errorf("%w: run %s is %s and has no request", ErrBadRequest, run.ID, run.Status)
 	r.x.Halt(err)
@@ -180,6 +183,21 @@ func (r *driver[S]) rerun(unknown []int, pos int) (*saga.Report, error) {
 	return r.forward(pos)
 }
 
+// woken carries on a run that waited, once a signal or its deadline
+// woke it: the step that waited runs again, as the same execution, and
+// the run's first write marks it running.
+func (r *driver[S]) woken(h history, wake journal.Wait) (*saga.Report, error) {
+	r.restore(h)
+	for i, waiting := range h.waiting {
+		if waiting {
+			r.again[i], r.parked = true, i
+		}
+	}
+	r.wake = wake
+	r.started = true
+	return r.forward(r.next(h))
+}
+
 // pauseCrashed pauses a run recovery will not carry on by itself; step i
 // is where it stopped, with an unknown outcome if unknown.
 func (r *driver[S]) pauseCrashed(i int, unknown bool) (*saga.Report, error) {
@@ -222,6 +240,9 @@ func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req j
 		}
 		return r.backward()
 	case journal.Resume, journal.RetryStep:
+		if status == journal.Waiting {
+			return r.refuse(req, fmt.Errorf("%w: run %s waits for %s: signal it, or compensate or abandon it", ErrBadRequest, run.ID, waitText(run.Wait.Event)))
+		}
 		if h.stateLost != "" {
 			return r.refuse(req, fmt.Errorf("%w: step %q; resolve or abandon the run", ErrStateLost, h.stateLost))
 		}

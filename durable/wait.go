@@ -2,7 +2,6 @@ package durable
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,7 +10,8 @@ import (
 )
 
 // Wait waits until the run runID stops being driven — it ended, or it
-// waits for a person (paused, failed, compensation_failed, blocked) — and
+// waits for a person (paused, failed, compensation_failed, blocked); a
+// run that waits for an event or a timer has not stopped — and
 // returns its report, rebuilt from the journal as [Inspect] does, and its
 // error: nil for a run that succeeded (or that a person resolved), and
 // otherwise a [*saga.Error] with the failed step, the run's status, the
@@ -42,7 +42,7 @@ func (e *Engine) Wait(ctx context.Context, runID string) (*saga.Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !v.Run.Status.Unfinished() {
+		if !v.Run.Status.Unfinished() && v.Run.Status != journal.Waiting {
 			return v.Report, runError(v)
 		}
 		// A run this engine drives tells Wait itself when it changes;
@@ -100,7 +100,7 @@ func runError(v *View) error {
 		}
 	}
 	if e.Err == nil {
-		e.Err = errors.New(v.Run.Error)
+		e.Err = rebuilt(v.Run.Error)
 	}
 	return e
 }

@@ -16,6 +16,13 @@ var ErrCompensationFailed = errors.New("saga: compensation failed")
 // ErrNilState is returned by Run when the state pointer is nil.
 var ErrNilState = errors.New("saga: nil state")
 
+// ErrSuspended, returned (or wrapped) by an action, says that the step
+// has not ended: it waits, and the runner will run it again later (the
+// durable runner's Await and Sleep return it). The Execution records the
+// step as still running, not failed, and calls no hook for its end. A
+// runner that cannot suspend a step treats it as a failure.
+var ErrSuspended = errors.New("saga: step suspended")
+
 // ErrDeadline is the cause of the forward context's end when the saga's own
 // deadline (its timeout, less any compensation reserve) passes. It matches
 // context.DeadlineExceeded with errors.Is.

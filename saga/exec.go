@@ -38,6 +38,9 @@ func (x *Execution[S]) act(ctx context.Context, i int, start time.Time, state *S
 		err = call(ctx, st.action, state)
 	}
 	end := x.now()
+	if err != nil && x.suspends && errors.Is(err, ErrSuspended) {
+		return end, err // the step has not ended: still running
+	}
 	sr.End = end
 	if err != nil {
 		x.actFailed(ctx, i, err)
@@ -62,7 +65,11 @@ func (x *Execution[S]) retried(ctx context.Context, i int, state *S) error {
 		if x.sg.observed {
 			x.stepStarted(ctx, i, sr.Attempts)
 		}
-		return labelTimeout(outer, ctx, st.retry.AttemptTimeout, call(ctx, st.action, state))
+		err := call(ctx, st.action, state)
+		if x.suspends && errors.Is(err, ErrSuspended) {
+			return retry.Permanent(err) // not a failure to retry: the step waits
+		}
+		return labelTimeout(outer, ctx, st.retry.AttemptTimeout, err)
 	}))
 }
 

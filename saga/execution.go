@@ -35,6 +35,8 @@ type Execution[S any] struct {
 	fence   context.Context // set by Fence: ends steps and compensations alike
 	id      [runid.Len]byte // the bytes of a generated RunID
 	pivoted atomic.Bool
+	// suspends: the runner can suspend steps (see ErrSuspended).
+	suspends bool
 
 	mu       sync.Mutex
 	first    int     // index of the first failed step, -1 if none
@@ -176,6 +178,11 @@ func (x *Execution[S]) bound(parent context.Context) context.Context {
 	}
 	return ctx
 }
+
+// CanSuspend says that the runner can suspend steps: an action that
+// returns [ErrSuspended] leaves its step running, not failed, for the
+// runner to run it again later. Call it after Start, before any Act.
+func (x *Execution[S]) CanSuspend() { x.suspends = true }
 
 // Pause ends forward work after a failure without compensating: Finish
 // then reports [StatusPaused]. A durable runner pauses a run so that a
