@@ -1,0 +1,430 @@
+package durable_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sagakit/sagakit/durable"
+	"github.com/sagakit/sagakit/journal"
+	"github.com/sagakit/sagakit/journal/postgres"
+	"github.com/sagakit/sagakit/saga"
+)
+
+// BenchmarkFleetPostgres measures a fleet of worker processes draining a
+// backlog on PostgreSQL: b.N runs of a saga of 5 no-op steps, journaled
+// as pending with Definition.Start before the clock starts, then driven
+// by 1 or 2 processes (the test binary run again as TestFleetBenchWorker),
+// each with its own pool and an Engine.Work of the default concurrency
+// (16 runs at once; SAGAKIT_BENCH_FLEET_CONCURRENCY=n sets it). The clock
+// runs from the moment the ready workers are told to go until no run is
+// left unfinished (the parent polls List every 2ms); it reports steps/s
+// and the share of the runs the busiest worker drove. With
+// SAGAKIT_BENCH_FLEET_CPUPROFILE=prefix, each worker writes the CPU
+// profile of its drain to prefix-worker-N.pprof. Run it with a fixed
+// backlog, e.g.
+//
+//	SAGAKIT_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
+//	  go test -run '^$' -bench FleetPostgres -benchtime 2000x -count 3 ./durable
+func BenchmarkFleetPostgres(b *testing.B) {
+	dsn := os.Getenv("SAGAKIT_POSTGRES_DSN")
+	if dsn == "" {
+		b.Skip("no PostgreSQL: set SAGAKIT_POSTGRES_DSN, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	}
+	concurrency := 16
+	if n, err := strconv.Atoi(os.Getenv("SAGAKIT_BENCH_FLEET_CONCURRENCY")); err == nil && n > 0 {
+		concurrency = n
+	}
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) { benchFleet(b, dsn, workers, concurrency) })
+	}
+}
+
+const (
+	fleetWorkerEnv = "SAGAKIT_FLEET_BENCH_WORKER" // a worker's plan, as JSON
+	fleetSteps     = 5
+	fleetReady     = "fleet-worker: ready"
+	fleetDone      = "fleet-worker: done, runs driven: "
+)
+
+// fleetPlan is what the benchmark asks of a worker process.
+type fleetPlan struct {
+	Schema      string
+	Owner       string
+	Concurrency int
+}
+
+// fleetSaga is the benchmark's saga; started counts the runs whose first
+// step this process ran.
+func fleetSaga(started *atomic.Int64) *saga.Saga[benchState] {
+	sb := saga.New[benchState]().Name("fleet")
+	for i := range fleetSteps {
+		sb.Step("step"+strconv.Itoa(i), func(context.Context, *benchState) error {
+			if i == 0 {
+				started.Add(1)
+			}
+			return nil
+		}, func(context.Context, *benchState) error { return nil })
+	}
+	return sb.Build()
+}
+
+func benchFleet(b *testing.B, dsn string, workers, concurrency int) {
+	ctx := context.Background()
+	r := make([]byte, 6)
+	_, _ = rand.Read(r)
+	schema := "fleet_bench_" + hex.EncodeToString(r)
+	b.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			b.Error(err)
+		}
+	})
+	store, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	var none atomic.Int64
+	d, err := durable.Register(durable.NewEngine(store, durable.WithOwner("producer")), fleetSaga(&none))
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	// The backlog, started from 64 goroutines so that Starts share commits.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 64 {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				st := newState()
+				if _, err := d.Start(ctx, &st); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+
+	procs := make([]*fleetProc, workers)
+	for i := range procs {
+		procs[i] = startFleetWorker(b, fleetPlan{Schema: schema, Owner: fmt.Sprintf("worker-%d", i), Concurrency: concurrency})
+	}
+	unfinished := journal.Filter{Status: []journal.Status{journal.Pending, journal.Running, journal.Compensating}, Limit: 1}
+	b.ResetTimer()
+	for _, p := range procs {
+		if _, err := io.WriteString(p.stdin, "go\n"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for {
+		left, err := store.List(ctx, unfinished)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(left) == 0 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*fleetSteps)/b.Elapsed().Seconds(), "steps/s")
+
+	busiest := 0
+	for _, p := range procs {
+		busiest = max(busiest, p.stop(b))
+	}
+	b.ReportMetric(float64(busiest)/float64(b.N), "busiest-share")
+	done, err := store.List(ctx, journal.Filter{Status: []journal.Status{journal.Succeeded}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(done) != b.N {
+		b.Fatalf("%d runs succeeded, want %d", len(done), b.N)
+	}
+}
+
+// fleetProc is a running worker process.
+type fleetProc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  *bufio.Scanner
+	stderr strings.Builder
+}
+
+// startFleetWorker starts a worker process and waits until it is ready.
+func startFleetWorker(b *testing.B, plan fleetPlan) *fleetProc {
+	b.Helper()
+	js, err := json.Marshal(plan)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := &fleetProc{cmd: exec.Command(os.Args[0], "-test.run=^TestFleetBenchWorker$", "-test.count=1")}
+	p.cmd.Env = append(os.Environ(), fleetWorkerEnv+"="+string(js))
+	p.cmd.Stderr = &p.stderr
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		b.Fatal(err)
+	}
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		}
+	})
+	p.lines = bufio.NewScanner(out)
+	for p.lines.Scan() {
+		if p.lines.Text() == fleetReady {
+			return p
+		}
+	}
+	_ = p.cmd.Wait()
+	b.Fatalf("worker %s did not start: %s", plan.Owner, p.stderr.String())
+	return nil
+}
+
+// stop tells the worker to stop, waits for it, and returns how many runs
+// it drove.
+func (p *fleetProc) stop(b *testing.B) int {
+	b.Helper()
+	_ = p.stdin.Close()
+	runs := -1
+	var out []string
+	for p.lines.Scan() {
+		line := p.lines.Text()
+		if n, ok := strings.CutPrefix(line, fleetDone); ok {
+			runs, _ = strconv.Atoi(n)
+		} else {
+			out = append(out, line)
+		}
+	}
+	if err := p.cmd.Wait(); err != nil || runs < 0 {
+		b.Fatalf("worker: %v\n%s\n%s", err, strings.Join(out, "\n"), p.stderr.String())
+	}
+	return runs
+}
+
+// TestFleetBenchWorker is a worker process of BenchmarkFleetPostgres; it
+// runs only when the benchmark starts it. It opens the store, registers
+// the saga, says it is ready, and runs Engine.Work from the line "go" on
+// its standard input until that input ends; then it says how many runs
+// it drove.
+func TestFleetBenchWorker(t *testing.T) {
+	env := os.Getenv(fleetWorkerEnv)
+	if env == "" {
+		t.Skip("runs only as a worker process of BenchmarkFleetPostgres")
+	}
+	var plan fleetPlan
+	if err := json.Unmarshal([]byte(env), &plan); err != nil {
+		t.Fatal(err)
+	}
+	store, err := postgres.Open(context.Background(), os.Getenv("SAGAKIT_POSTGRES_DSN"), postgres.WithSchema(plan.Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	e := durable.NewEngine(store, durable.WithOwner(plan.Owner), durable.WithConcurrency(plan.Concurrency),
+		durable.WithLogger(logger))
+	var driven atomic.Int64
+	if _, err := durable.Register(e, fleetSaga(&driven)); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(fleetReady)
+	in := bufio.NewScanner(os.Stdin)
+	if !in.Scan() || in.Text() != "go" {
+		t.Fatal("no go")
+	}
+	if prefix := os.Getenv("SAGAKIT_BENCH_FLEET_CPUPROFILE"); prefix != "" {
+		f, err := os.Create(prefix + "-" + plan.Owner + ".pprof")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	worked := make(chan error, 1)
+	go func() { worked <- e.Work(ctx, time.Second) }()
+	for in.Scan() {
+	}
+	stop()
+	if err := <-worked; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Work: %v", err)
+	}
+	fmt.Printf("%s%d\n", fleetDone, driven.Load())
+}
+
+// BenchmarkPostgresLone measures one run at a time on PostgreSQL, where
+// each step waits for a commit: Definition.Run of a saga of 5 no-op steps
+// (fiveSteps, a ~100-byte state), against the same writes done in plain
+// pgx, one transaction per write, on one connection: the run with its
+// first entries, each step's end with the next one's start, the last
+// step's end with the run's end and its header, and the lease's release
+// (7 commits, as Run makes), without lease checks, Seq lookups or
+// wake-ups. Each op does one of each, in turn, so that both see the same
+// server; it reports the steps/s of each and their ratio
+// (durable/pgx).
+//
+//	SAGAKIT_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
+//	  go test -run '^$' -bench PostgresLone -benchtime 3s -count 5 ./durable
+func BenchmarkPostgresLone(b *testing.B) {
+	dsn := os.Getenv("SAGAKIT_POSTGRES_DSN")
+	if dsn == "" {
+		b.Skip("no PostgreSQL: set SAGAKIT_POSTGRES_DSN, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	}
+	ctx := context.Background()
+	newSchema := func(prefix string) string {
+		r := make([]byte, 6)
+		_, _ = rand.Read(r)
+		name := prefix + hex.EncodeToString(r)
+		b.Cleanup(func() {
+			conn, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer conn.Close(ctx)
+			if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+				b.Error(err)
+			}
+		})
+		return name
+	}
+	store, err := postgres.Open(ctx, dsn, postgres.WithSchema(newSchema("lone_bench_")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	d, err := durable.Register(durable.NewEngine(store), fiveSteps())
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw := newRawLone(b, dsn, newSchema("lone_pgx_"))
+
+	var inRun, inRaw time.Duration
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		st := newState()
+		if _, err := d.Run(ctx, &st); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := raw.run(ctx, fmt.Sprintf("run-%d", i)); err != nil {
+			b.Fatal(err)
+		}
+		inRun, inRaw = inRun+t1.Sub(t0), inRaw+time.Since(t1)
+	}
+	steps := float64(b.N * 5)
+	b.ReportMetric(steps/inRun.Seconds(), "durable-steps/s")
+	b.ReportMetric(steps/inRaw.Seconds(), "pgx-steps/s")
+	b.ReportMetric(inRaw.Seconds()/inRun.Seconds(), "durable/pgx")
+}
+
+// rawLone writes what Definition.Run writes for a run of fiveSteps, in
+// plain pgx, one transaction per write.
+type rawLone struct {
+	conn                          *pgx.Conn
+	insRun, insEntry, end, unlock string
+	state                         []byte
+}
+
+func newRawLone(b *testing.B, dsn, schema string) *rawLone {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema)) // for the tables
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close(ctx) })
+	state, err := json.Marshal(newState())
+	if err != nil {
+		b.Fatal(err)
+	}
+	runs, entries := pgx.Identifier{schema, "runs"}.Sanitize(), pgx.Identifier{schema, "entries"}.Sanitize()
+	return &rawLone{
+		conn: conn,
+		insRun: `INSERT INTO ` + runs + ` (id, saga, fingerprint, status, state, error, note, request_verb, request_step,
+			request_note, created, updated, ended, lease_owner, lease_expiry, last_seq)
+			VALUES ($1, 'bench', 'fp', 'running', $2, '', '', '', '', '', $3, $3, 0, 'w', $4, 2)`,
+		insEntry: `INSERT INTO ` + entries + ` (run_id, seq, kind, step, attempt, attempts, error, state, status, verb, note, at)
+			VALUES ($1, $2, $3, $4, 1, 1, '', $5, $6, '', '', $7)`,
+		end:    `UPDATE ` + runs + ` SET updated = $1, status = 'succeeded', state = $2, ended = $1, last_seq = $3 WHERE id = $4`,
+		unlock: `UPDATE ` + runs + ` SET lease_owner = '', lease_expiry = 0 WHERE id = $1 AND lease_owner = 'w'`,
+		state:  state,
+	}
+}
+
+func (r *rawLone) run(ctx context.Context, id string) error {
+	commit := func(b *pgx.Batch) error { return r.conn.SendBatch(ctx, b).Close() }
+	now := time.Now().UnixNano()
+	b := &pgx.Batch{}
+	b.Queue(r.insRun, id, r.state, now, now+int64(30*time.Second))
+	b.Queue(r.insEntry, id, 1, "run_started", "", r.state, "", now)
+	b.Queue(r.insEntry, id, 2, "step_started", "step0", nil, "", now)
+	if err := commit(b); err != nil {
+		return err
+	}
+	seq := 2
+	for step := range 5 {
+		now := time.Now().UnixNano()
+		b := &pgx.Batch{}
+		b.Queue(r.insEntry, id, seq+1, "step_succeeded", "step"+strconv.Itoa(step), r.state, "", now)
+		if step < 4 {
+			b.Queue(r.insEntry, id, seq+2, "step_started", "step"+strconv.Itoa(step+1), nil, "", now)
+		} else {
+			b.Queue(r.insEntry, id, seq+2, "run_ended", "", nil, "succeeded", now)
+			b.Queue(r.end, now, r.state, seq+2, id)
+		}
+		if err := commit(b); err != nil {
+			return err
+		}
+		seq += 2
+	}
+	b = &pgx.Batch{}
+	b.Queue(r.unlock, id)
+	return commit(b)
+}
