@@ -218,14 +218,18 @@ func (r *driver[S]) step(ctx context.Context, i int) error {
 	r.consume = append(r.consume, r.pool.drain()...)
 	if park != nil || errors.Is(err, saga.ErrSuspended) {
 		// The step waits: its changes are dropped (it runs again from
-		// the snapshot), and the run stops starting steps.
+		// the snapshot).
 		switch {
 		case park == nil:
 			f.clash = fmt.Errorf("durable: step %q returned %w without waiting (Await or Sleep)", name, err)
 		case f.park != nil:
 			f.clash = fmt.Errorf("durable: steps %q and %q wait at once: a graph run waits for one event or timer at a time", r.name(f.step), name)
 		default:
+			// The steps that do not run after it go on; the run
+			// waits once they have ended.
 			f.park, f.step = park, i
+			f.mu.Unlock()
+			return graph.ErrHold
 		}
 		f.mu.Unlock()
 		return graph.ErrStop

@@ -16,11 +16,18 @@ import (
 // journal cannot be written).
 var ErrStop = errors.New("graph: stop at the next step boundary")
 
+// ErrHold, returned by a step function given to [Forward], says that the
+// step has not ended (it waits for an event): the steps that run after it
+// do not start, and the others go on. A durable runner returns it for a
+// step that waits, and carries the run on once the step is woken.
+var ErrHold = errors.New("graph: step holds")
+
 // Forward calls act for each step of plan once every step it runs after
 // has succeeded (act returned nil), at most limit at a time (<= 0: no
 // limit), each on a context derived from ctx. The first error act
 // returns cancels that context, with the error as its cause, and no new
-// step starts; [ErrStop] only stops new starts. Forward returns once
+// step starts; [ErrStop] only stops new starts, and [ErrHold] only keeps
+// the step's dependents from starting. Forward returns once
 // every started step has ended, and reports whether every step
 // succeeded. act decides what a step is: a step it finds done already
 // (restored from a journal) it reports as succeeded at once.

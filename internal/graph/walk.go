@@ -114,8 +114,8 @@ func (w *walk) node(i int) error {
 		return nil // stopped: this node does not start
 	}
 	if err := w.run(i); err != nil {
-		if errors.Is(err, ErrStop) {
-			return nil // the walk is stopped: its context is done
+		if errors.Is(err, ErrStop) || errors.Is(err, ErrHold) {
+			return nil // the walk is stopped (its context is done), or the node holds
 		}
 		return err
 	}
