@@ -109,5 +109,62 @@
 // Participant that follows these rules, for tests. Choose a lease TTL
 // ([WithLeaseTTL]) well above the pauses your processes can suffer.
 //
-// Durable runs are sequential: steps run one at a time in plan order.
+// # Steps at once: graph runs
+//
+// A saga whose steps declare [saga.After] (a graph saga) runs durably as
+// package parallel runs it in memory: a step starts as soon as the steps
+// it runs after have succeeded, independent steps at once (at most n of
+// one run with [Limit](n)); a failure cancels the running siblings, which
+// are reported and journaled as [saga.StepCancelled], and what ran is
+// compensated, each step after every step that depends on it, independent
+// ones at once. A saga without After runs one step at a time, in plan
+// order.
+//
+// Each step's start is journaled before it runs and its end when it ends,
+// as in a sequential run. Steps of one run share commits: a step that
+// needs a write while another is in flight waits for the next one, which
+// takes everything queued meanwhile, so a fan-out of n steps costs a few
+// commits, not 2n.
+//
+// Snapshots stay consistent because the steps do not share the run's
+// state while they run. Each step runs on a fork ([state.Fork]): its own
+// copy of the state, decoded from the newest snapshot when the step
+// starts. When the step ends, what it changed is merged into the run's
+// state, the state is encoded, and the step's end is queued with that
+// snapshot, in one critical section; entries go out in the order they
+// were queued. Hence:
+//
+//   - A step sees the effects of the steps that ended before it started
+//     (those it runs after among them), and none of those of the steps
+//     running beside it.
+//   - Every snapshot in the journal holds the effects of exactly the
+//     steps journaled as ended before it: never a field half-written,
+//     never a change of a step whose end the journal does not hold. The
+//     newest one is where recovery carries the run on from.
+//   - Each step writes its own fields. A field that several concurrent
+//     steps write is a [state.Cell]: the fork records the step's Set,
+//     Update and With calls, and the merge replays them on the run's
+//     state, so that every step's additions land. The function passed to
+//     [state.Cell.Update] or [state.Cell.With] may thus run twice, once on
+//     the fork and once on the run's state: it must change nothing but
+//     the value (append to a slice, add to a total) and compute from the
+//     value it is given. Any other field two concurrent steps change
+//     keeps the change merged last.
+//   - A failed or cancelled step's changes are merged too, for its
+//     compensation, but journaled with no snapshot of their own.
+//     Compensations run on the run's state, as in package parallel.
+//
+// Recovery of a graph run finds every step that was running when its
+// process died with an unknown outcome, perhaps several. It restores the
+// steps journaled as ended (those that succeeded are not run again: their
+// effects are in the newest snapshot) and decodes that snapshot. Under
+// [ResumeAfterCrash], if every step of unknown outcome is
+// [saga.Idempotent] (or past the pivot), they run again, at once, as the
+// same executions with the same idempotency keys, and the rest of the
+// graph follows. If one is not, it decides for all of them: the run is
+// compensated, every step that may have taken effect included, or it
+// pauses for a person (with [PauseOnFailure], or at a pivot with no way
+// back). When the engine stops (the context of [Engine.Work] ends), no
+// new step starts; the running ones finish, their ends are journaled,
+// and the run is left for another worker.
 package durable
