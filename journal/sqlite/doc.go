@@ -3,25 +3,44 @@
 //
 // # Model
 //
-// The file holds two tables: runs, one row per run header (with its lease
-// owner and expiry and its pending request), and entries, each run's
-// journal keyed by run ID and sequence number. The database is in WAL
-// mode with synchronous=FULL: when Create or Append returns nil, the
-// write is in the log and the log is on disk, so it survives a crash of
-// the process or of the machine.
+// The file holds three tables: runs, one row per run header (with its
+// lease owner and expiry, its pending request and what it waits for),
+// entries, each run's journal keyed by run ID and sequence number, and
+// signals, the events sent to runs. The database is in WAL mode with
+// synchronous=FULL: when Create or Append returns nil, the write is in
+// the log and the log is on disk, so it survives a crash of the process
+// or of the machine.
 //
 // One writer goroutine owns the only write connection. Writing calls
-// (Create, Append, Claim, Acquire, Renew, Release, Request) queue their
-// operation and wait; the writer takes everything queued, up to a batch
-// size, runs it in one transaction and commits once, then answers each
-// caller with its own result. Callers that write at the same time thus
-// share one fsync (group commit), and a call that fails its check (a lost
-// lease, an unknown run) fails alone while the rest of its batch commits.
-// Load and List read on a separate read-only pool, beside the writer.
+// (Create, Append, Claim, Acquire, Renew, Release, Request, Signal)
+// queue their operation and wait; the writer takes everything queued, up
+// to a batch size, runs it in one transaction and commits once, then
+// answers each caller with its own result. Callers that write at the
+// same time thus share one fsync (group commit), and a call that fails
+// its check (a lost lease, an unknown run) fails alone while the rest of
+// its batch commits.
+// Load, List and Signals read on a separate read-only pool, beside the
+// writer.
 //
 // Times are stored as Unix nanoseconds in UTC and come back exactly, in
 // UTC, for the years 1678 to 2262; the zero time is stored as 0. An
 // entry given a zero At gets the current time.
+//
+// # Waiting runs and signals
+//
+// The Store implements [journal.Signaler]. The signals table keeps the
+// events sent to runs, each with a store-wide increasing ID; a consumed
+// signal (Update.Consume) stays, flagged, so that its delivery ID is
+// still recognized and a delivery is recorded once per run. Signal
+// records the event and, if the run waits for it, sets the run's woken
+// flag, in one transaction; an Append that sets a run waiting looks in the
+// same transaction for an unconsumed signal it waits for, so a signal
+// that came first is not missed. Claim takes a waiting run once it is
+// woken or its deadline has passed on the store's clock (see
+// [WithClock]); Run.Wait.Due is computed against that clock when the
+// header is read. A signal that wakes a run wakes this process's workers
+// (see [Store.Wakeups]); a deadline that passes wakes no one: workers
+// find due runs at their next poll.
 //
 // # Schema
 //

@@ -38,3 +38,6 @@ func (s *Store) AwaitQueued(n int) {
 
 // Migration returns the SQL of migration i (to schema version i+1).
 func Migration(i int) string { return migrations[i] }
+
+// ClaimSQL is Claim's query.
+const ClaimSQL = claimSQL

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -15,16 +16,23 @@ import (
 // checks first and returns a journal error before it writes anything.
 
 const insertRun = `INSERT INTO runs (id, saga, fingerprint, status, state, error, note,
-	request_verb, request_step, request_note, created, updated, ended, lease_owner, lease_expiry)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	request_verb, request_step, request_note, created, updated, ended, lease_owner, lease_expiry,
+	wait_event, wait_until)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
 
 func (w *writer) create(run *journal.Run, entries []journal.Entry, now int64) error {
 	defer delete(w.leases, run.ID)
 	r := run
+	// A run created waiting keeps its Wait (a new run has no signals to
+	// be woken by); the wait columns stay clear for any other status.
+	var wait journal.Wait
+	if r.Status == journal.Waiting {
+		wait = r.Wait
+	}
 	res, err := w.exec(insertRun, r.ID, r.Saga, r.Fingerprint, string(r.Status), r.State, r.Error, r.Note,
 		string(r.Request.Verb), r.Request.Step, r.Request.Note, now, now, nanotime.From(r.Ended),
-		r.LeaseOwner, nanotime.From(r.LeaseExpiry))
+		r.LeaseOwner, nanotime.From(r.LeaseExpiry), wait.Event, nanotime.From(wait.Until))
 	if err != nil {
 		return fmt.Errorf("sqlite: create %q: %w", run.ID, err)
 	}
@@ -136,9 +144,11 @@ const (
 	setError
 	setEnded
 	clearRequest
+	setWait   // status 'waiting' with a WaitFor: woken if a signal it waits for is unconsumed
+	clearWait // any other status
 )
 
-var updateSQL [32]string
+var updateSQL [128]string
 
 func init() {
 	for mask := range updateSQL {
@@ -153,6 +163,11 @@ func init() {
 			{setError, ", error = ?"},
 			{setEnded, ", ended = ?"},
 			{clearRequest, ", request_verb = '', request_step = '', request_note = ''"},
+			// After the Consume of the same Update, in the same
+			// transaction: the signals it consumed do not count.
+			{setWait, `, wait_event = ?, wait_until = ?, wait_woken = EXISTS (SELECT 1 FROM signals
+				WHERE run_id = runs.id AND consumed = 0 AND (? = '' OR event = ?))`},
+			{clearWait, ", wait_event = '', wait_until = 0, wait_woken = 0"},
 		} {
 			if mask&f.bit != 0 {
 				b.WriteString(f.set)
@@ -169,6 +184,9 @@ func (w *writer) append(runID, owner string, u *journal.Update, entries []journa
 	if err != nil {
 		return err
 	}
+	if err := w.consume(runID, u.Consume); err != nil {
+		return fmt.Errorf("sqlite: append to %q: %w", runID, err)
+	}
 	if err := w.update(runID, owner, u, entries, now); err != nil {
 		return fmt.Errorf("sqlite: append to %q: %w", runID, err)
 	}
@@ -182,11 +200,48 @@ func (w *writer) append(runID, owner string, u *journal.Update, entries []journa
 	return nil
 }
 
+// waitUntil is the deadline of a wait in Unix nanoseconds: the one kept,
+// else now+For, else 0 (none).
+func waitUntil(wf *journal.WaitFor, now int64) int64 {
+	switch {
+	case !wf.Until.IsZero():
+		return nanotime.From(wf.Until)
+	case wf.For <= 0:
+		return 0
+	case now > 0 && int64(wf.For) > math.MaxInt64-now:
+		return math.MaxInt64
+	}
+	return now + int64(wf.For)
+}
+
+// emptyUpdate reports whether u leaves the header alone.
+func emptyUpdate(u *journal.Update) bool {
+	return u.Status == "" && u.State == nil && u.Error == nil && !u.Ended && !u.ClearRequest &&
+		u.Wait == nil && len(u.Consume) == 0
+}
+
+// consumeSQL marks one of a run's signals consumed.
+const consumeSQL = `UPDATE signals SET consumed = 1 WHERE run_id = ? AND id = ?`
+
+// consume marks the signals ids of runID consumed; IDs of other runs'
+// signals are ignored.
+func (w *writer) consume(runID string, ids []int64) error {
+	for _, id := range ids {
+		if _, err := w.exec(consumeSQL, runID, id); err != nil {
+			return fmt.Errorf("consume signal %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
 // update applies u to the header of a run owner holds, unless u is
 // empty.
 func (w *writer) update(runID, owner string, u *journal.Update, entries []journal.Entry, now int64) error {
+	if emptyUpdate(u) {
+		return nil // Updated stays
+	}
 	mask := 0
-	args := make([]any, 0, 8)
+	args := make([]any, 0, 12)
 	args = append(args, now)
 	if u.Status != "" {
 		mask |= setStatus
@@ -207,8 +262,13 @@ func (w *writer) update(runID, owner string, u *journal.Update, entries []journa
 	if u.ClearRequest {
 		mask |= clearRequest
 	}
-	if mask == 0 {
-		return nil
+	switch {
+	case u.Status == journal.Waiting && u.Wait != nil:
+		mask |= setWait
+		ev := u.Wait.Event
+		args = append(args, ev, waitUntil(u.Wait, now), ev, ev)
+	case u.Status != "" && u.Status != journal.Waiting:
+		mask |= clearWait
 	}
 	args = append(args, runID, owner, now)
 	res, err := w.exec(updateSQL[mask], args...)
@@ -226,14 +286,25 @@ func (w *writer) update(runID, owner string, u *journal.Update, entries []journa
 	return nil
 }
 
-// claimSQL leases the oldest runs that need a worker. Its inner WHERE
-// clause repeats the runs_claim index's (schema version 2).
-const claimSQL = `UPDATE runs SET lease_owner = ?, lease_expiry = ?
+// claimSQL leases the oldest runs that need a worker: the n oldest of
+// the runs the runs_claim index holds (unfinished, requested, woken) and
+// the due runs the runs_due index finds by deadline, whose WHERE clauses
+// (schema version 3) the two branches repeat. A run in both comes once.
+const claimSQL = `UPDATE runs SET lease_owner = ?1, lease_expiry = ?2
 	WHERE id IN (
-		SELECT id FROM runs
-		WHERE (status IN ('pending', 'running', 'compensating') OR request_verb <> '')
-		AND (lease_owner = '' OR lease_expiry <= ?)
-		ORDER BY created, id LIMIT ?)
+		SELECT id FROM (
+			SELECT id, created FROM (
+				SELECT id, created FROM runs
+				WHERE (status IN ('pending', 'running', 'compensating') OR request_verb <> '' OR wait_woken <> 0)
+				AND (lease_owner = '' OR lease_expiry <= ?3)
+				ORDER BY created, id LIMIT ?4)
+			UNION
+			SELECT id, created FROM (
+				SELECT id, created FROM runs
+				WHERE wait_until <> 0 AND wait_until <= ?3
+				AND (lease_owner = '' OR lease_expiry <= ?3)
+				ORDER BY created, id LIMIT ?4))
+		ORDER BY created, id LIMIT ?4)
 	RETURNING ` + runColumns
 
 func (w *writer) claim(owner string, expiry int64, n int, now int64) ([]journal.Run, error) {
@@ -242,7 +313,7 @@ func (w *writer) claim(owner string, expiry int64, n int, now int64) ([]journal.
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim: %w", err)
 	}
-	runs, err := scanRuns(rows)
+	runs, err := scanRuns(rows, now)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim: %w", err)
 	}
@@ -269,7 +340,7 @@ func (w *writer) acquire(runID, owner string, ttl, now int64) (journal.Run, erro
 	if err != nil {
 		return journal.Run{}, fmt.Errorf("sqlite: acquire %q: %w", runID, err)
 	}
-	runs, err := scanRuns(rows)
+	runs, err := scanRuns(rows, now)
 	if err != nil {
 		return journal.Run{}, fmt.Errorf("sqlite: acquire %q: %w", runID, err)
 	}

@@ -16,32 +16,39 @@ import (
 
 // runColumns are a run header's columns, in scanRun's order.
 const runColumns = `id, saga, fingerprint, status, state, error, note,
-	request_verb, request_step, request_note, created, updated, ended, lease_owner, lease_expiry`
+	request_verb, request_step, request_note, created, updated, ended, lease_owner, lease_expiry,
+	wait_event, wait_until, wait_woken`
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanRun(s scanner) (journal.Run, error) {
+// scanRun reads a row of runColumns. now, the store's time in Unix
+// nanoseconds, decides Wait.Due.
+func scanRun(s scanner, now int64) (journal.Run, error) {
 	var (
 		r                               journal.Run
 		status, verb                    string
 		created, updated, ended, expiry int64
+		until                           int64
 	)
 	err := s.Scan(&r.ID, &r.Saga, &r.Fingerprint, &status, &r.State, &r.Error, &r.Note,
-		&verb, &r.Request.Step, &r.Request.Note, &created, &updated, &ended, &r.LeaseOwner, &expiry)
+		&verb, &r.Request.Step, &r.Request.Note, &created, &updated, &ended, &r.LeaseOwner, &expiry,
+		&r.Wait.Event, &until, &r.Wait.Woken)
 	if err != nil {
 		return journal.Run{}, err
 	}
 	r.Status, r.Request.Verb = journal.Status(status), journal.Verb(verb)
 	r.Created, r.Updated, r.Ended, r.LeaseExpiry = nanotime.Time(created), nanotime.Time(updated), nanotime.Time(ended), nanotime.Time(expiry)
+	r.Wait.Until = nanotime.Time(until)
+	r.Wait.Due = r.Status == journal.Waiting && until != 0 && until <= now
 	return r, nil
 }
 
 // scanRuns reads and closes rows of runColumns.
-func scanRuns(rows *sql.Rows) ([]journal.Run, error) {
+func scanRuns(rows *sql.Rows, now int64) ([]journal.Run, error) {
 	defer rows.Close()
 	var runs []journal.Run
 	for rows.Next() {
-		r, err := scanRun(rows)
+		r, err := scanRun(rows, now)
 		if err != nil {
 			return nil, err
 		}
@@ -63,7 +70,7 @@ func (s *Store) Load(ctx context.Context, runID string) (journal.Run, []journal.
 	}
 	defer func() { _ = tx.Rollback() }() // read-only: nothing to commit
 
-	run, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, runID))
+	run, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, runID), s.now())
 	if errors.Is(err, sql.ErrNoRows) {
 		return journal.Run{}, nil, fmt.Errorf("sqlite: %w: %q", journal.ErrNotFound, runID)
 	}
@@ -145,7 +152,7 @@ func (s *Store) List(ctx context.Context, f journal.Filter) ([]journal.Run, erro
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list: %w", err)
 	}
-	runs, err := scanRuns(rows)
+	runs, err := scanRuns(rows, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list: %w", err)
 	}

@@ -85,6 +85,42 @@ DROP INDEX runs_claim;
 CREATE INDEX runs_claim ON runs (created, id)
 	WHERE status IN ('pending', 'running', 'compensating') OR request_verb <> '';
 `,
+	// 3: waiting runs and their signals. The wait columns are set only
+	// while a run's status is 'waiting' (any other status clears them),
+	// so the claim indexes need not repeat the status. A waiting run is
+	// claimed when woken, through runs_claim, or when its deadline has
+	// passed, through runs_due: a range on wait_until, so that runs
+	// waiting far ahead cost a claim nothing.
+	`
+ALTER TABLE runs ADD COLUMN wait_event TEXT    NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN wait_until INTEGER NOT NULL DEFAULT 0; -- Unix nanoseconds; 0: no deadline
+ALTER TABLE runs ADD COLUMN wait_woken INTEGER NOT NULL DEFAULT 0; -- 1: an unconsumed signal it waits for
+
+-- Signal IDs increase store-wide and are never reused (AUTOINCREMENT).
+-- Consumed signals stay, flagged, so that a delivery is recorded once.
+CREATE TABLE signals (
+	id       INTEGER PRIMARY KEY AUTOINCREMENT,
+	run_id   TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	event    TEXT    NOT NULL,
+	payload  BLOB,
+	delivery TEXT    NOT NULL, -- '' when the sender gave none
+	at       INTEGER NOT NULL,
+	consumed INTEGER NOT NULL DEFAULT 0
+);
+
+-- A run's unconsumed signals, oldest first (and the foreign key's
+-- lookups).
+CREATE INDEX signals_run ON signals (run_id, consumed, id);
+-- A delivery is recorded once per run.
+CREATE UNIQUE INDEX signals_delivery ON signals (run_id, delivery) WHERE delivery <> '';
+
+-- Claim: woken runs join the others; due runs come by their deadline.
+-- Claim's query repeats both WHERE clauses word for word.
+DROP INDEX runs_claim;
+CREATE INDEX runs_claim ON runs (created, id)
+	WHERE status IN ('pending', 'running', 'compensating') OR request_verb <> '' OR wait_woken <> 0;
+CREATE INDEX runs_due ON runs (wait_until) WHERE wait_until <> 0;
+`,
 }
 
 // migrate brings the database on conn to the latest schema version. It

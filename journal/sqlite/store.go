@@ -28,7 +28,10 @@ type Store struct {
 	wake   journal.Broadcast
 }
 
-var _ journal.Store = (*Store)(nil)
+var (
+	_ journal.Store    = (*Store)(nil)
+	_ journal.Signaler = (*Store)(nil)
+)
 
 // Open opens the SQLite database at path, creating the file if needed,
 // and brings its schema up to date. It fails if the file's schema is
@@ -113,6 +116,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// now returns the store's current time in Unix nanoseconds.
+func (s *Store) now() int64 { return s.w.now().UnixNano() }
+
 // reading takes s.mu for reading unless the store is closed; the caller
 // must RUnlock if it returns true. Close waits for reads in flight.
 func (s *Store) reading() bool {
@@ -169,7 +175,7 @@ func (s *Store) Create(ctx context.Context, run journal.Run, entries ...journal.
 	if run.ID == "" {
 		return errEmptyID
 	}
-	if !nanotime.Fits(run.Ended) || !nanotime.Fits(run.LeaseExpiry) {
+	if !nanotime.Fits(run.Ended) || !nanotime.Fits(run.LeaseExpiry) || !nanotime.Fits(run.Wait.Until) {
 		return fmt.Errorf("sqlite: create %q: time out of range", run.ID)
 	}
 	if err := checkEntries(entries); err != nil {
@@ -183,13 +189,17 @@ func (s *Store) Create(ctx context.Context, run journal.Run, entries ...journal.
 }
 
 // Append implements [journal.Store.Append]. An entry with a zero At gets
-// the current time.
+// the current time. An Update that sets the run waiting decides in the
+// same transaction whether a signal it waits for has arrived already.
 func (s *Store) Append(ctx context.Context, runID, owner string, u journal.Update, entries ...journal.Entry) error {
 	if runID == "" {
 		return errEmptyID
 	}
 	if owner == "" {
 		return errEmptyOwner
+	}
+	if u.Wait != nil && !nanotime.Fits(u.Wait.Until) {
+		return fmt.Errorf("sqlite: append to %q: wait deadline %v out of range", runID, u.Wait.Until)
 	}
 	if err := checkEntries(entries); err != nil {
 		return fmt.Errorf("sqlite: append to %q: %w", runID, err)
@@ -299,8 +309,8 @@ func (s *Store) Request(ctx context.Context, runID string, r journal.Request) er
 }
 
 // Wakeups implements [journal.Waker] within this process: a pending run
-// created, a request recorded or a lease released through this Store
-// wakes the channel's reader. Other processes sharing the file are not
+// created, a request recorded, a lease released or a waiting run woken by
+// a signal through this Store wakes the channel's reader. Other processes sharing the file are not
 // woken; their workers find such runs at their next poll.
 func (s *Store) Wakeups(ctx context.Context) <-chan struct{} { return s.wake.Wakeups(ctx) }
 
