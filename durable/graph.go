@@ -44,9 +44,11 @@ type fan struct {
 	// park is what the step that waits waits for (a graph run waits
 	// for one thing at a time), step its index; clash is the error of a
 	// second step that waited at the same time.
-	park  *journal.WaitFor
-	step  int
-	clash error
+	park   *journal.WaitFor
+	step   int
+	clash  error
+	armed  bool // a write of what is queued is due within laterWrite
+	closed bool // no walk runs: the driver writes by itself
 }
 
 func newFan() *fan {
@@ -69,7 +71,7 @@ func (r *driver[S]) flush(ticket uint64) error {
 	f := r.fan
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for f.written < ticket && f.err == nil {
+	for f.written < ticket && f.err == nil && !f.closed {
 		if f.writing {
 			f.cond.Wait()
 			continue
@@ -88,7 +90,7 @@ func (r *driver[S]) flush(ticket uint64) error {
 		}
 		f.cond.Broadcast()
 	}
-	if f.written >= ticket {
+	if f.written >= ticket || f.closed && f.err == nil {
 		return nil
 	}
 	return f.err
@@ -121,6 +123,7 @@ func (r *driver[S]) stopping() error {
 func (r *driver[S]) forwardGraph() (*saga.Report, error) {
 	fctx := r.x.Context()
 	steps := r.x.Report().Steps
+	r.fan.open()
 	ok := graph.Forward(fctx, r.d.sg.Plan(), r.d.limit, func(ctx context.Context, i int) error {
 		if steps[i].Status == saga.StepSucceeded {
 			return nil // restored from the journal
@@ -131,6 +134,7 @@ func (r *driver[S]) forwardGraph() (*saga.Report, error) {
 		return r.step(ctx, i)
 	})
 	f := r.fan
+	f.close()
 	switch {
 	case ok:
 		return r.end(journal.Succeeded)
@@ -258,11 +262,57 @@ func (r *driver[S]) step(ctx context.Context, i int) error {
 		r.snap, r.dirty = snap, true
 	}
 	ticket = r.enqueue(end)
-	f.mu.Unlock()
-	if ferr := r.flush(ticket); ferr != nil && err == nil {
-		return graph.ErrStop
+	if err == nil {
+		// A success goes out with the next write (the start of a step it
+		// released, most often), as one at a time a step's end goes out
+		// with the next start; within a millisecond in any case.
+		r.later()
+		f.mu.Unlock()
+		return nil
 	}
+	f.mu.Unlock()
+	_ = r.flush(ticket) // a failure to write stops the run: forwardGraph finds it in f.err
 	return err
+}
+
+// laterWrite is how long a step's end may wait for a write to go out
+// with.
+const laterWrite = time.Millisecond
+
+// later makes sure that what is queued is written within laterWrite. The
+// caller holds f.mu.
+func (r *driver[S]) later() {
+	f := r.fan
+	if f.armed {
+		return
+	}
+	f.armed = true
+	time.AfterFunc(laterWrite, func() {
+		f.mu.Lock()
+		f.armed = false
+		t := f.queued
+		f.mu.Unlock()
+		_ = r.flush(t) // a failure stops the run: the walk finds it at the next boundary
+	})
+}
+
+// open lets the walk's steps write through flush.
+func (f *fan) open() {
+	f.mu.Lock()
+	f.closed = false
+	f.mu.Unlock()
+}
+
+// close waits for the write in flight, if any, and makes later flushes
+// return at once: the walk has ended, and the driver writes what is
+// queued itself, with the run's next status.
+func (f *fan) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.writing {
+		f.cond.Wait()
+	}
+	f.closed = true
 }
 
 // backwardGraph compensates the steps that need it, each after every
@@ -274,12 +324,14 @@ func (r *driver[S]) backwardGraph() (*saga.Report, error) {
 	f := r.fan
 	f.status = journal.Compensating // with the first compensation's start
 	ran := graph.Ran(plan, func(i int) bool { return steps[i].Status != saga.StepPending })
+	f.open()
 	graph.Backward(plan, r.d.limit, ran, func(i int) {
 		if !r.x.Compensable(i) || r.stopping() != nil {
 			return
 		}
 		r.compensate(i)
 	})
+	f.close()
 	switch {
 	case f.err != nil && !errors.Is(f.err, ErrStopping):
 		return r.halt(f.err)
