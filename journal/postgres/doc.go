@@ -5,17 +5,21 @@
 //
 // # Model
 //
-// A schema of its own (see [WithSchema]; "sagakit" by default) holds two
+// A schema of its own (see [WithSchema]; "sagakit" by default) holds three
 // tables: runs, one row per run header, with its lease (owner and expiry),
-// its pending request and the Seq of its last entry; and entries, each
-// run's journal keyed by run ID and Seq. When Create or Append returns nil,
-// the transaction that wrote it has committed: with the server's default
-// synchronous_commit=on it is on the server's disk, and survives a crash
-// of the worker, of the server, or of the server's machine.
+// its pending request, what it waits for and the Seq of its last entry;
+// entries, each run's journal keyed by run ID and Seq; and signals, the
+// events sent to runs (see Waiting runs and signals). When Create, Append
+// or Signal returns nil, the transaction that wrote it has committed:
+// with the server's default synchronous_commit=on it is on the server's
+// disk, and survives a crash of the worker, of the server, or of the
+// server's machine.
 //
 // Each write is one SQL statement that checks and writes together: an
 // Append's UPDATE of the run's row carries the lease check in its WHERE
 // clause, and its entries are inserted only if that row was updated.
+// (An Append that sets the run waiting, and a Signal, add a second
+// statement to their transaction: see Waiting runs and signals.)
 // A write whose check fails (a lost lease, an unknown run, a taken ID)
 // writes nothing and returns the journal error: [journal.ErrLeaseLost],
 // [journal.ErrNotFound], [journal.ErrExists], [journal.ErrFinal] or
@@ -28,8 +32,8 @@
 // owners) are stored as given, and one with such bytes fails the call.
 //
 // Load reads a run's header and journal in one repeatable-read
-// transaction, in one round trip; List is one query. Both go straight to
-// the pool.
+// transaction, in one round trip; List and Signals are one query each.
+// They go straight to the pool.
 //
 // # Leases on the database's clock
 //
@@ -58,6 +62,12 @@
 // the write. A worker whose lease expired writes nothing more, even
 // before another worker claimed the run.
 //
+// A waiting run's deadline is on the database's clock too: an Append that
+// sets a run waiting for a duration (journal.WaitFor's For) records the
+// database's now plus that duration, and the run's Wait.Due, in what
+// Load, List, Claim and Acquire return, says whether the database's now
+// has reached it.
+//
 // Times are stored as Unix nanoseconds (bigint, UTC; 0 is the zero time)
 // and come back exactly, in UTC, for the years 1678 to 2262: entries carry
 // the times their callers gave, to the nanosecond, as the journal contract
@@ -67,7 +77,7 @@
 // # Group commit
 //
 // Over a network, a round trip costs more than the statement. Writing
-// calls (Create, Append, Claim, Acquire, Renew, Release, Request) queue
+// calls (Create, Append, Claim, Acquire, Renew, Release, Request, Signal) queue
 // their operation and wait; a writer goroutine takes every operation
 // queued, up to the batch size ([WithBatchSize], 256), sends their
 // statements as one pgx.Batch — one pipeline, one round trip, one implicit
@@ -87,16 +97,42 @@
 // cannot be known: every call in it fails with the error, and none is
 // sent again.
 //
+// # Waiting runs and signals
+//
+// A Store is a [journal.Signaler]. An Append with Status
+// [journal.Waiting] and a Wait records, on the run's row, the event the
+// run waits for, its deadline (see Leases on the database's clock) and
+// whether it is woken: whether the run has an unconsumed signal for that
+// event (any signal, when the event is ""). [Store.Signal] records a
+// signal in the signals table, in one transaction that refuses unknown
+// and finished runs and deliveries recorded before (a unique index on the
+// run and the delivery ID), and wakes the run if it waits for the event.
+// Claim takes waiting runs, besides those that need a worker, once they
+// are woken or their deadline has passed. An Append's Update.Consume
+// marks signals consumed, in the Append's transaction.
+//
+// A signal sent while its run parks is never lost. Signal locks the run's
+// row before it records the signal, and the Append that sets the run
+// waiting updates that row; each then checks, in a statement of its
+// transaction that begins once it holds the row, for the other: Signal
+// whether the run waits for the event, the Append whether a signal it
+// waits for is there. Under READ COMMITTED each statement reads what had
+// committed when it began, so whichever of the two takes the row second
+// sees the other. An Append that sets no wait and consumes nothing
+// remains one statement.
+//
 // # Wake-ups
 //
 // A Store is a [journal.Waker]. Create of a run without a lease that
-// needs a worker (a pending run, typically), Request and Release send a
-// NOTIFY on the schema's channel, in the transaction that writes, so that
-// it is heard only if the write commits. [Store.Wakeups] listens on one
-// connection of its own, opened at the first call, and feeds every
-// channel it returned, coalescing; it connects again with backoff when
-// the connection breaks, and wakes everyone once it is back, since events
-// may have gone unheard meanwhile. Polling remains the fallback.
+// needs a worker (a pending run, typically), Request, Release, and a
+// Signal that wakes a waiting run send a NOTIFY on the schema's channel,
+// in the transaction that writes, so that it is heard only if the write
+// commits. [Store.Wakeups] listens on one connection of its own, opened
+// at the first call, and feeds every channel it returned, coalescing; it
+// connects again with backoff when the connection breaks, and wakes
+// everyone once it is back, since events may have gone unheard meanwhile.
+// Polling remains the fallback: it also finds the waiting runs whose
+// deadline passed, which nothing announces.
 //
 // # Schema and migrations
 //
@@ -105,7 +141,10 @@
 // sagakit_migrations table; the migrations run in one transaction under a
 // transaction-level advisory lock on the schema's name, so that workers
 // starting at once on a new database wait for the first and then find the
-// schema up to date. A store opening a schema written by a newer version
+// schema up to date. A schema of an older version is migrated in place,
+// its runs kept: version 2 added the columns of waiting runs (empty for
+// the runs already there), the signals table and the indexes Claim
+// reads. A store opening a schema written by a newer version
 // of this package fails with an error saying so rather than guess. A role
 // that may not create schemas can open one that is up to date. The store
 // needs PostgreSQL 14 or newer.
@@ -131,9 +170,18 @@
 // needs its statements on one server connection.
 //
 // Claim scans the runs that need a worker (pending, running or
-// compensating, or with a request) oldest first, on a partial index; runs
-// that are driven under live leases stay in that index until they end, so
-// a claim passes over them.
+// compensating, woken waiting runs, or with a request) oldest first, on a
+// partial index; runs that are driven under live leases stay in that index
+// until they end, so a claim passes over them. Waiting runs that are not
+// woken are not in it: a claim finds those whose deadline has passed on
+// another partial index, by deadline, so that runs waiting long cost
+// claims nothing. Claim leases the oldest runs of both kinds; when more
+// runs fell due than it takes, it takes them in the order of their
+// deadlines.
+//
+// Consumed signals stay in the signals table, as entries do, but leave
+// its index of each run's unconsumed signals, which Signals and the
+// wake-up checks read.
 //
 // # Tests
 //

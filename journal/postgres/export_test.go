@@ -61,3 +61,7 @@ func (s *Store) Subscribers() int {
 	defer s.l.mu.Unlock()
 	return len(s.l.subs)
 }
+
+// MigrateTo brings schema up to version target, an old one, as a store of
+// that version would have.
+var MigrateTo = migrateTo

@@ -40,8 +40,9 @@ func newListener(cfg *pgx.ConnConfig, channel string) *listener {
 
 // Wakeups implements [journal.Waker]. The returned channel receives a
 // value soon after a run was created without a lease (pending, or
-// otherwise needing a worker), a request was recorded or a lease was
-// released, by this store or any other on the same schema and database;
+// otherwise needing a worker), a request was recorded, a lease was
+// released or a signal woke a waiting run, by this store or any other on
+// the same schema and database;
 // and after the listening connection was (re)established. Events close
 // together share one value. The channel receives nothing once ctx ends or
 // the store is closed, and is never closed.

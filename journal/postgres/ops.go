@@ -105,23 +105,50 @@ func lastAt(entries []journal.Entry) int64 {
 	return nanotime.From(entries[len(entries)-1].At)
 }
 
+// appendOp appends entries and applies u. An Update that sets a wait or
+// consumes signals takes appendWaitSQL, and, when it sets a wait,
+// wokenSQL after it; any other takes appendSQL alone.
 func (s *Store) appendOp(runID, owner string, u *journal.Update, entries []journal.Entry) *op {
-	touch := u.Status != "" || u.State != nil || u.Error != nil || u.Ended || u.ClearRequest // moves Updated
+	touch := u.Status != "" || u.State != nil || u.Error != nil || u.Ended || u.ClearRequest ||
+		u.Wait != nil || len(u.Consume) > 0 // moves Updated
 	var errText string
 	if u.Error != nil {
 		errText = text(*u.Error)
 	}
+	waits := u.Wait != nil || len(u.Consume) > 0
+	park := u.Status == journal.Waiting && u.Wait != nil
 	return &op{
 		run: runID,
 		queue: func(b *pgx.Batch, now any) {
 			args := []any{now, runID, owner, touch, string(u.Status), u.State != nil, u.State,
 				u.Error != nil, errText, u.Ended, lastAt(entries), u.ClearRequest}
-			b.Queue(s.sql.append, append(args, entryArgs(entries)...)...)
+			args = append(args, entryArgs(entries)...)
+			if !waits {
+				b.Queue(s.sql.append, args...)
+				return
+			}
+			var w journal.WaitFor
+			if park {
+				w = *u.Wait
+			}
+			consume := u.Consume
+			if consume == nil {
+				consume = []int64{}
+			}
+			b.Queue(s.sql.appendWait, append(args, park, w.Event, nanotime.From(w.Until), int64(w.For), consume)...)
+			if park {
+				b.Queue(s.sql.woken, runID, owner)
+			}
 		},
 		read: func(br pgx.BatchResults) error {
 			var done, exists bool
 			if err := br.QueryRow().Scan(&done, &exists); err != nil {
 				return fmt.Errorf("postgres: append to %q: %w", runID, err)
+			}
+			if park {
+				if _, err := br.Exec(); err != nil {
+					return fmt.Errorf("postgres: append to %q: %w", runID, err)
+				}
 			}
 			switch {
 			case done:
@@ -130,6 +157,37 @@ func (s *Store) appendOp(runID, owner string, u *journal.Update, entries []journ
 				return fmt.Errorf("postgres: %w: run %q", journal.ErrLeaseLost, runID)
 			}
 			return fmt.Errorf("postgres: %w: %q", journal.ErrNotFound, runID)
+		},
+	}
+}
+
+// signalOp records sig for runID and wakes the run if it waits for it:
+// signalSQL, then wakeSQL, which notifies the store's listeners when it
+// wakes the run. It sets *recorded.
+func (s *Store) signalOp(runID string, sig *journal.Signal, recorded *bool) *op {
+	return &op{
+		run: runID,
+		queue: func(b *pgx.Batch, now any) {
+			b.Queue(s.sql.signal, now, runID, sig.Event, sig.Payload, sig.Delivery, finalStatuses)
+			b.Queue(s.sql.wake, now, runID, s.w.channel)
+		},
+		read: func(br pgx.BatchResults) error {
+			var status string
+			err := br.QueryRow().Scan(&status, recorded)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("postgres: signal %q: %w", runID, err)
+			}
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("postgres: signal %q: %w", runID, err)
+			}
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				return fmt.Errorf("postgres: %w: %q", journal.ErrNotFound, runID)
+			case journal.Status(status).Final():
+				*recorded = false
+				return fmt.Errorf("postgres: %w: run %q is %s", journal.ErrFinal, runID, status)
+			}
+			return nil
 		},
 	}
 }

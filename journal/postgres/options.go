@@ -60,9 +60,10 @@ func WithSchema(name string) Option {
 // WithNow is for tests: it makes the store take the current time from
 // now, which it sends to the database as a query parameter, instead of
 // the database's clock. Every time the store records or compares (Created,
-// Updated, entries without a time, leases and their expiry) then comes
-// from now, so a test that controls now controls lease expiry without
-// sleeping, as journaltest requires. Production code must not use it:
+// Updated, entries without a time, leases and their expiry, wait
+// deadlines and whether they are due, signals' At) then comes from now,
+// so a test that controls now controls lease expiry and deadlines
+// without sleeping, as journaltest requires. Production code must not use it:
 // leases are safe across a fleet only on the database's clock. A nil now
 // means the database's clock.
 func WithNow(now func() time.Time) Option {

@@ -15,20 +15,32 @@ import (
 
 // Reads go straight to the pool, beside the writers.
 
+// scanRun reads a row of headerColumns.
 func scanRun(row pgx.Row) (journal.Run, error) {
 	var (
-		r                               journal.Run
-		status, verb                    string
-		created, updated, ended, expiry int64
+		r                                      journal.Run
+		status, verb                           string
+		created, updated, ended, expiry, until int64
 	)
 	err := row.Scan(&r.ID, &r.Saga, &r.Fingerprint, &status, &r.State, &r.Error, &r.Note,
-		&verb, &r.Request.Step, &r.Request.Note, &created, &updated, &ended, &r.LeaseOwner, &expiry)
+		&verb, &r.Request.Step, &r.Request.Note, &created, &updated, &ended, &r.LeaseOwner, &expiry,
+		&r.Wait.Event, &until, &r.Wait.Woken, &r.Wait.Due)
 	if err != nil {
 		return journal.Run{}, err
 	}
 	r.Status, r.Request.Verb = journal.Status(status), journal.Verb(verb)
 	r.Created, r.Updated, r.Ended, r.LeaseExpiry = nanotime.Time(created), nanotime.Time(updated), nanotime.Time(ended), nanotime.Time(expiry)
+	r.Wait.Until = nanotime.Time(until)
 	return r, nil
+}
+
+// now is the time reads compare with (Wait.Due), as the $1 of a
+// statement: the test's clock (WithNow), or NULL for the database's.
+func (s *Store) now() any {
+	if s.testNow == nil {
+		return nil
+	}
+	return s.testNow().UnixNano()
 }
 
 // scanRuns reads and closes rows of runColumns.
@@ -55,7 +67,7 @@ func (s *Store) Load(ctx context.Context, runID string) (journal.Run, []journal.
 	defer s.mu.RUnlock()
 	b := &pgx.Batch{}
 	b.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-	b.Queue(s.sql.loadRun, runID)
+	b.Queue(s.sql.loadRun, s.now(), runID)
 	b.Queue(s.sql.loadEntries, runID)
 	b.Queue("COMMIT")
 	br := s.pool.SendBatch(ctx, b)
@@ -117,10 +129,8 @@ func (s *Store) List(ctx context.Context, f journal.Filter) ([]journal.Run, erro
 		return nil, journal.ErrClosed
 	}
 	defer s.mu.RUnlock()
-	var (
-		where []string
-		args  []any
-	)
+	var where []string
+	args := []any{s.now()}
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
@@ -158,4 +168,46 @@ func (s *Store) List(ctx context.Context, f journal.Filter) ([]journal.Run, erro
 		return nil, fmt.Errorf("postgres: list: %w", err)
 	}
 	return runs, nil
+}
+
+// Signals implements [journal.Signaler.Signals]: the run's unconsumed
+// signals, oldest first. It fails with [journal.ErrNotFound] for a run
+// that does not exist.
+func (s *Store) Signals(ctx context.Context, runID string) ([]journal.Signal, error) {
+	if !s.reading() {
+		return nil, journal.ErrClosed
+	}
+	defer s.mu.RUnlock()
+	rows, err := s.pool.Query(ctx, s.sql.signals, runID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: signals of %q: %w", runID, err)
+	}
+	defer rows.Close()
+	var (
+		sigs  []journal.Signal
+		found bool
+	)
+	for rows.Next() {
+		found = true
+		var (
+			id              *int64
+			event, delivery *string
+			payload         []byte
+			at              *int64
+		)
+		if err := rows.Scan(&id, &event, &payload, &delivery, &at); err != nil {
+			return nil, fmt.Errorf("postgres: signals of %q: %w", runID, err)
+		}
+		if id == nil {
+			continue // the run, without signals
+		}
+		sigs = append(sigs, journal.Signal{ID: *id, Event: *event, Payload: payload, Delivery: *delivery, At: nanotime.Time(*at)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: signals of %q: %w", runID, err)
+	}
+	if !found {
+		return nil, fmt.Errorf("postgres: %w: %q", journal.ErrNotFound, runID)
+	}
+	return sigs, nil
 }

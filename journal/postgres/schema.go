@@ -63,6 +63,39 @@ CREATE INDEX runs_status ON {schema}.runs (status, created);
 CREATE INDEX runs_claim ON {schema}.runs (created, id)
 	WHERE status IN ('pending', 'running', 'compensating') OR request_verb <> '';
 `,
+	// 2: waiting runs and their signals.
+	`
+-- What a waiting run waits for: an event ('' for any signal), a deadline
+-- on the database's clock (0 for none), and whether a signal it waits
+-- for has arrived.
+ALTER TABLE {schema}.runs
+	ADD COLUMN wait_event text    NOT NULL DEFAULT '',
+	ADD COLUMN wait_until bigint  NOT NULL DEFAULT 0,
+	ADD COLUMN wait_woken boolean NOT NULL DEFAULT false;
+
+CREATE TABLE {schema}.signals (
+	id       bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	run_id   text    NOT NULL REFERENCES {schema}.runs (id) ON DELETE CASCADE,
+	event    text    NOT NULL,
+	payload  bytea,
+	delivery text    NOT NULL, -- the sender's ID of the delivery; '' for none
+	at       bigint  NOT NULL,
+	consumed boolean NOT NULL DEFAULT false
+);
+
+-- A delivery is recorded once per run.
+CREATE UNIQUE INDEX signals_delivery ON {schema}.signals (run_id, delivery) WHERE delivery <> '';
+-- Signals, and the wake-up checks, read a run's unconsumed signals.
+CREATE INDEX signals_unconsumed ON {schema}.signals (run_id, id) WHERE NOT consumed;
+
+-- Claim takes woken waiting runs too, on the same index; and waiting
+-- runs whose deadline has passed, on the second, by deadline.
+DROP INDEX {schema}.runs_claim;
+CREATE INDEX runs_claim ON {schema}.runs (created, id)
+	WHERE status IN ('pending', 'running', 'compensating') OR request_verb <> '' OR (status = 'waiting' AND wait_woken);
+CREATE INDEX runs_wait_until ON {schema}.runs (wait_until)
+	WHERE status = 'waiting' AND wait_until <> 0;
+`,
 }
 
 // minServerVersion is the oldest PostgreSQL the store runs on: 14, whose
@@ -78,7 +111,13 @@ func expand(q, schema string) string {
 // a transaction-level advisory lock on the schema's name: several stores
 // starting at once on a new database wait for the first to create it,
 // then find it up to date.
-func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) (err error) {
+func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	return migrateTo(ctx, pool, schema, len(migrations))
+}
+
+// migrateTo is migrate up to version target (tests create old schemas
+// with it).
+func migrateTo(ctx context.Context, pool *pgxpool.Pool, schema string, target int) (err error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return err
@@ -117,7 +156,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) (err error)
 		return fmt.Errorf("schema %q has version %d, newer than this code knows (%d): upgrade sagakit",
 			schema, version, len(migrations))
 	}
-	if version == len(migrations) {
+	if version >= target {
 		return tx.Commit(ctx)
 	}
 	for _, q := range []string{
@@ -131,7 +170,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) (err error)
 			return err
 		}
 	}
-	for v := version; v < len(migrations); v++ {
+	for v := version; v < target; v++ {
 		if _, err := tx.Exec(ctx, expand(migrations[v], schema)); err != nil {
 			return fmt.Errorf("migrate to version %d: %w", v+1, err)
 		}

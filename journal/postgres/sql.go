@@ -14,16 +14,25 @@ import (
 // one statement that checks and writes together, and returns what the
 // caller needs to tell a journal error (not found, lease lost, ...) from
 // success; a write that fails its check writes nothing, so that the rest
-// of its batch commits.
+// of its batch commits. Setting a run waiting and recording a signal each
+// take a second statement, which checks for the other (see Waking).
 
 // nowSQL is the current time in Unix nanoseconds: the test's, or the
 // database's. statement_timestamp() is when the server began the
 // statement: within a batch, later statements see later times.
 const nowSQL = `coalesce($1::bigint, (extract(epoch FROM statement_timestamp()) * 1000000000)::bigint)`
 
-// runColumns are a run header's columns, in scanRun's order.
+// runColumns are the columns Create writes, the first of a header's.
 const runColumns = `id, saga, fingerprint, status, state, error, note,
 	request_verb, request_step, request_note, created, updated, ended, lease_owner, lease_expiry`
+
+// headerColumns are a run header's columns, in scanRun's order: the last
+// is Wait.Due, whether a waiting run's deadline has passed at now (an SQL
+// expression of the current time in Unix nanoseconds).
+func headerColumns(now string) string {
+	return runColumns + `, wait_event, wait_until, wait_woken,
+	(status = 'waiting' AND wait_until <> 0 AND wait_until <= ` + now + `)`
+}
 
 // unnestEntries turns the parameters of a list of entries, one array per
 // column from parameter $first on (see entryArgs), into rows e, numbered
@@ -73,7 +82,42 @@ SELECT count(*) FROM run`
 // row meanwhile, PostgreSQL waits for it and checks the lease again on
 // the row as that one committed it: the check and the write are one. A
 // Claim elsewhere skips the row until this batch commits.
-var appendSQL = `WITH run AS (
+//
+// A status other than waiting clears the wait. appendWaitSQL, for an
+// Update that sets a wait or consumes signals, is the same statement with
+// five more parameters: $23, whether to set the wait, to event $24 and
+// deadline $25 (kept if not 0) or now plus $26 nanoseconds (none if not
+// positive); and $27, the IDs of the run's signals to mark consumed. It
+// leaves wait_woken false: wokenSQL, the next statement of the same
+// transaction, sets it (see there).
+var (
+	appendSQL     = appendStatement(false)
+	appendWaitSQL = appendStatement(true)
+)
+
+// keepWait is true when the status $5 leaves the wait as it is.
+const keepWait = `$5::text IN ('', 'waiting')`
+
+func appendStatement(wait bool) string {
+	event := `CASE WHEN ` + keepWait + ` THEN r.wait_event ELSE '' END`
+	until := `CASE WHEN ` + keepWait + ` THEN r.wait_until ELSE 0 END`
+	woken := `CASE WHEN ` + keepWait + ` THEN r.wait_woken ELSE false END`
+	consume := ""
+	if wait {
+		event = `CASE WHEN $23::boolean THEN $24::text ELSE ` + event + ` END`
+		until = `CASE WHEN NOT $23::boolean THEN ` + until + `
+			WHEN $25::bigint <> 0 THEN $25::bigint
+			WHEN $26::bigint <= 0 THEN 0
+			WHEN $26::bigint > 9223372036854775807 - n.now THEN 9223372036854775807
+			ELSE n.now + $26::bigint END`
+		woken = `CASE WHEN $23::boolean THEN false ELSE ` + woken + ` END`
+		consume = `, consumed AS (
+	UPDATE {schema}.signals s SET consumed = true
+	FROM run
+	WHERE s.run_id = run.id AND s.id = ANY ($27::bigint[]) AND NOT s.consumed
+)`
+	}
+	return `WITH run AS (
 	UPDATE {schema}.runs r SET
 		last_seq = r.last_seq + cardinality($13::text[]),
 		updated = CASE WHEN $4::boolean THEN n.now ELSE r.updated END,
@@ -83,7 +127,10 @@ var appendSQL = `WITH run AS (
 		ended = CASE WHEN NOT $10::boolean THEN r.ended WHEN $11::bigint = 0 THEN n.now ELSE $11::bigint END,
 		request_verb = CASE WHEN $12::boolean THEN '' ELSE r.request_verb END,
 		request_step = CASE WHEN $12::boolean THEN '' ELSE r.request_step END,
-		request_note = CASE WHEN $12::boolean THEN '' ELSE r.request_note END
+		request_note = CASE WHEN $12::boolean THEN '' ELSE r.request_note END,
+		wait_event = ` + event + `,
+		wait_until = ` + until + `,
+		wait_woken = ` + woken + `
 	FROM (SELECT ` + nowSQL + ` AS now) n
 	WHERE r.id = $2 AND r.lease_owner = $3 AND r.lease_expiry > n.now
 	RETURNING r.id, n.now, r.last_seq - cardinality($13::text[]) AS seq
@@ -92,8 +139,54 @@ var appendSQL = `WITH run AS (
 	SELECT run.id, run.seq + e.n, e.kind, e.step, e.attempt, e.attempts, e.error, e.state, e.status, e.verb, e.note,
 		CASE WHEN e.at = 0 THEN run.now ELSE e.at END
 	FROM run, ` + unnestEntries(13) + `
-)
+)` + consume + `
 SELECT EXISTS (SELECT FROM run), EXISTS (SELECT FROM {schema}.runs WHERE id = $2)`
+}
+
+// Waking. A waiting run is woken (wait_woken) once the run has an
+// unconsumed signal for the event it waits for, or any signal if it waits
+// for none: pendingSignal. Setting a run waiting (appendWaitSQL) and
+// recording a signal (signalSQL) both lock the run's row, and each, in a
+// later statement of its transaction, so on a snapshot taken once it
+// holds the lock, checks for the other: wokenSQL after a park looks for
+// the signals, wakeSQL after a signal for the wait. Whichever takes the
+// row second sees what the first committed, so a signal that races a
+// park is never missed: a statement's snapshot is taken when it begins,
+// and a check in the statement that waited for the lock would not see
+// the writes of the transaction it waited for.
+const pendingSignal = `EXISTS (SELECT FROM {schema}.signals s
+	WHERE s.run_id = r.id AND NOT s.consumed AND (r.wait_event = '' OR s.event = r.wait_event))`
+
+// wokenSQL wakes run $1, which $2 set waiting in this transaction, if a
+// signal it waits for is there.
+const wokenSQL = `UPDATE {schema}.runs r SET wait_woken = true
+WHERE r.id = $1 AND r.lease_owner = $2 AND r.status = 'waiting' AND NOT r.wait_woken AND ` + pendingSignal
+
+// signalSQL records a signal for run $2 unless the run's status is final
+// ($6 lists the final statuses) or the delivery $5 is recorded already.
+// It locks the run's row first (FOR NO KEY UPDATE: as an UPDATE would;
+// entries may still be inserted beside it), and returns the run's status
+// and whether it recorded the signal; no row if the run does not exist.
+var signalSQL = `WITH r AS (
+	SELECT id, status FROM {schema}.runs WHERE id = $2 FOR NO KEY UPDATE
+), ins AS (
+	INSERT INTO {schema}.signals (run_id, event, payload, delivery, at)
+	SELECT r.id, $3::text, $4::bytea, $5::text, ` + nowSQL + `
+	FROM r
+	WHERE r.status <> ALL ($6::text[])
+	ON CONFLICT (run_id, delivery) WHERE delivery <> '' DO NOTHING
+	RETURNING id
+)
+SELECT r.status, EXISTS (SELECT FROM ins) FROM r`
+
+// wakeSQL, after signalSQL, wakes run $2 if it waits for a signal it now
+// has, and notifies channel $3 when it does.
+var wakeSQL = `WITH woken AS (
+	UPDATE {schema}.runs r SET wait_woken = true, updated = ` + nowSQL + `
+	WHERE r.id = $2 AND r.status = 'waiting' AND NOT r.wait_woken AND ` + pendingSignal + `
+	RETURNING r.id
+)
+SELECT pg_notify($3, '') FROM woken`
 
 // requestSQL records a request on a run that is not final ($6 lists the
 // final statuses) and has none pending, with its entry of kind $7. It
@@ -122,26 +215,46 @@ SELECT r.status, r.request_verb, EXISTS (SELECT FROM upd) FROM r`
 
 // claimSQL leases to $2, for $3 nanoseconds, up to $4 runs that need a
 // worker and whose lease is free or expired, oldest first; it skips the
-// rows other transactions hold. Its inner WHERE clause repeats the
-// runs_claim index's.
-const claimSQL = `UPDATE {schema}.runs r SET lease_owner = $2, lease_expiry = n.now + $3::bigint
-FROM (SELECT ` + nowSQL + ` AS now) n
-WHERE r.id IN (
-	SELECT c.id FROM {schema}.runs c
-	WHERE (c.status IN ('pending', 'running', 'compensating') OR c.request_verb <> '')
+// rows other transactions hold. Runs need a worker when the runs_claim
+// index has them (need: its WHERE clause is repeated word for word, so
+// that the planner uses the index), or when they wait and their deadline
+// has passed (due). due reads the runs_wait_until index in deadline order
+// and takes the $4 that fell due first, so that a claim reads a few
+// entries of it however many runs wait or fell due at once; the $4
+// oldest of both branches are leased. Each branch locks up to $4 rows:
+// those the last LIMIT leaves stay locked, unchanged, until the batch
+// commits.
+var claimSQL = `WITH need AS (
+	SELECT c.id, c.created FROM {schema}.runs c
+	WHERE (c.status IN ('pending', 'running', 'compensating') OR c.request_verb <> '' OR (c.status = 'waiting' AND c.wait_woken))
 	AND (c.lease_owner = '' OR c.lease_expiry <= ` + nowSQL + `)
 	ORDER BY c.created, c.id
 	LIMIT $4
-	FOR UPDATE SKIP LOCKED)
-RETURNING ` + runColumns
+	FOR UPDATE SKIP LOCKED
+), due AS (
+	SELECT c.id, c.created FROM {schema}.runs c
+	WHERE c.status = 'waiting' AND c.wait_until <> 0 AND c.wait_until <= ` + nowSQL + ` AND NOT c.wait_woken
+	AND (c.lease_owner = '' OR c.lease_expiry <= ` + nowSQL + `)
+	ORDER BY c.wait_until, c.id
+	LIMIT $4
+	FOR UPDATE SKIP LOCKED
+), pick AS (
+	SELECT id FROM (SELECT * FROM need UNION SELECT * FROM due) u
+	ORDER BY created, id
+	LIMIT $4
+)
+UPDATE {schema}.runs r SET lease_owner = $2, lease_expiry = n.now + $3::bigint
+FROM (SELECT ` + nowSQL + ` AS now) n
+WHERE r.id IN (SELECT id FROM pick)
+RETURNING ` + headerColumns("n.now")
 
 // acquireSQL leases a run whose lease is free or expired to $3 for $4
 // nanoseconds; acquireOwnerSQL then tells why it did not.
-const (
+var (
 	acquireSQL = `UPDATE {schema}.runs r SET lease_owner = $3, lease_expiry = n.now + $4::bigint
 FROM (SELECT ` + nowSQL + ` AS now) n
 WHERE r.id = $2 AND (r.lease_owner = '' OR r.lease_expiry <= n.now)
-RETURNING ` + runColumns
+RETURNING ` + headerColumns("n.now")
 	acquireOwnerSQL = `SELECT lease_owner FROM {schema}.runs WHERE id = $1`
 )
 
@@ -160,17 +273,27 @@ const releaseSQL = `UPDATE {schema}.runs SET lease_owner = '', lease_expiry = 0 
 // notifySQL wakes the store's listeners when the batch commits.
 const notifySQL = `SELECT pg_notify($1, '')`
 
-// Reads.
-const (
-	loadRunSQL     = `SELECT ` + runColumns + ` FROM {schema}.runs WHERE id = $1`
+// Reads. Those of headers take the time as writes do, in $1, for
+// Wait.Due; list is the start of List's query, which adds its WHERE
+// clause.
+var (
+	loadRunSQL     = `SELECT ` + headerColumns("n.now") + ` FROM {schema}.runs, (SELECT ` + nowSQL + ` AS now) n WHERE id = $2`
 	loadEntriesSQL = `SELECT seq, kind, step, attempt, attempts, error, state, status, verb, note, at
 	FROM {schema}.entries WHERE run_id = $1 ORDER BY seq`
+	listSQL = `SELECT ` + headerColumns("n.now") + ` FROM {schema}.runs, (SELECT ` + nowSQL + ` AS now) n`
+	// signalsSQL returns a run's unconsumed signals, oldest first, or one
+	// row of NULLs if it has none; no row if the run does not exist.
+	signalsSQL = `SELECT s.id, s.event, s.payload, s.delivery, s.at
+	FROM {schema}.runs r LEFT JOIN {schema}.signals s ON s.run_id = r.id AND NOT s.consumed
+	WHERE r.id = $1
+	ORDER BY s.id`
 )
 
 // statements is the SQL of one store, its schema filled in.
 type statements struct {
-	create, append, request, claim, acquire, acquireOwner, renew, release string
-	loadRun, loadEntries, list                                            string
+	create, append, appendWait, woken, request, claim, acquire, acquireOwner, renew, release string
+	signal, wake                                                                             string
+	loadRun, loadEntries, list, signals                                                      string
 }
 
 func newStatements(schema string) *statements {
@@ -178,15 +301,20 @@ func newStatements(schema string) *statements {
 	return &statements{
 		create:       x(createSQL),
 		append:       x(appendSQL),
+		appendWait:   x(appendWaitSQL),
+		woken:        x(wokenSQL),
 		request:      x(requestSQL),
 		claim:        x(claimSQL),
 		acquire:      x(acquireSQL),
 		acquireOwner: x(acquireOwnerSQL),
 		renew:        x(renewSQL),
 		release:      x(releaseSQL),
+		signal:       x(signalSQL),
+		wake:         x(wakeSQL),
 		loadRun:      x(loadRunSQL),
 		loadEntries:  x(loadEntriesSQL),
-		list:         x(`SELECT ` + runColumns + ` FROM {schema}.runs`),
+		list:         x(listSQL),
+		signals:      x(signalsSQL),
 	}
 }
 

@@ -37,8 +37,9 @@ type Store struct {
 }
 
 var (
-	_ journal.Store = (*Store)(nil)
-	_ journal.Waker = (*Store)(nil)
+	_ journal.Store    = (*Store)(nil)
+	_ journal.Waker    = (*Store)(nil)
+	_ journal.Signaler = (*Store)(nil)
 )
 
 // Open connects to the server at dsn (a postgres:// URL or a
@@ -226,7 +227,9 @@ func (s *Store) Create(ctx context.Context, run journal.Run, entries ...journal.
 
 // Append implements [journal.Store.Append]. An entry with a zero At gets
 // the current time. The lease is checked, on the database's clock, in
-// the statement that writes.
+// the statement that writes. An Update with Status [journal.Waiting] and
+// a Wait sets the run waiting, its deadline on the database's clock, and
+// woken if a signal it waits for is there already (see [Store.Signal]).
 func (s *Store) Append(ctx context.Context, runID, owner string, u journal.Update, entries ...journal.Entry) error {
 	if runID == "" {
 		return errEmptyID
@@ -236,6 +239,9 @@ func (s *Store) Append(ctx context.Context, runID, owner string, u journal.Updat
 	}
 	if err := checkEntries(entries); err != nil {
 		return fmt.Errorf("postgres: append to %q: %w", runID, err)
+	}
+	if u.Wait != nil && !nanotime.Fits(u.Wait.Until) {
+		return fmt.Errorf("postgres: append to %q: wait deadline %v out of range", runID, u.Wait.Until)
 	}
 	return s.do(ctx, s.appendOp(runID, owner, &u, entries))
 }
@@ -251,7 +257,9 @@ func checkEntries(entries []journal.Entry) error {
 
 // Claim implements [journal.Store.Claim]. It takes the oldest runs
 // first, skipping those another transaction holds, and leases them until
-// the database's now plus ttl.
+// the database's now plus ttl. Waiting runs count once woken, or once
+// their deadline has passed on the database's clock; of these, when more
+// fell due than it takes, it takes those that fell due first.
 func (s *Store) Claim(ctx context.Context, owner string, ttl time.Duration, n int) ([]journal.Run, error) {
 	if owner == "" {
 		return nil, errEmptyOwner
@@ -326,4 +334,25 @@ func (s *Store) Request(ctx context.Context, runID string, r journal.Request) er
 		return errEmptyVerb
 	}
 	return s.do(ctx, s.requestOp(runID, &r))
+}
+
+// Signal implements [journal.Signaler.Signal]: in one transaction, it
+// records sig for the run, its At the current time, and wakes the run if
+// it waits for sig.Event (or for any event), which notifies the store's
+// listeners (see [Store.Wakeups]). It needs no lease. It fails with
+// [journal.ErrNotFound], and with [journal.ErrFinal] for a run whose
+// status is final, recording nothing; a delivery recorded for the run
+// before is not recorded again (false, nil).
+//
+// Signal and an Append that sets the run waiting serialise on the run's
+// row, so that a signal sent while the run parks wakes it either way.
+func (s *Store) Signal(ctx context.Context, runID string, sig journal.Signal) (bool, error) {
+	if runID == "" {
+		return false, errEmptyID
+	}
+	var recorded bool
+	if err := s.do(ctx, s.signalOp(runID, &sig, &recorded)); err != nil {
+		return false, err
+	}
+	return recorded, nil
 }
