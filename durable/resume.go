@@ -1,6 +1,7 @@
 package durable
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -42,6 +43,7 @@ func (d *Definition[S]) drive(ctx context.Context, c claim, run journal.Run, ent
 	r := d.newDriver(jctx, x, &st, h.attempt)
 	r.drain = c.drain
 	r.snap = newestState(run, entries)
+	r.dirty = !bytes.Equal(r.snap, run.State) // the header catches up with the run's next status
 	r.waited = h.waited
 	if req := run.Request; req.Verb != "" {
 		return d.carryOut(r, run, h, req)
@@ -140,6 +142,11 @@ func cause(h history) error {
 // decides for all of them.
 func (d *Definition[S]) recoverForward(r *driver[S], h history) (*saga.Report, error) {
 	r.restore(h)
+	if r.fan != nil {
+		if i := failedStep(h); i >= 0 {
+			return r.failedBefore(h, i)
+		}
+	}
 	pos := r.next(h)
 	if pos == len(r.order) {
 		return r.forward(pos)
@@ -170,6 +177,35 @@ func (d *Definition[S]) recoverForward(r *driver[S], h history) (*saga.Report, e
 	}
 	if !r.unwind(h, -1, ErrCrashed) {
 		return r.rerun(unknown, pos)
+	}
+	return r.backward()
+}
+
+// failedStep returns the step journaled as failed (by its own failure,
+// not cancelled), or -1.
+func failedStep(h history) int {
+	for i, s := range h.steps {
+		if s.Status == saga.StepFailed && !h.open[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+// failedBefore carries on a graph run whose step i failed, the failure
+// journaled, when the process died before journaling what the failure
+// leads to: it pauses (with PauseOnFailure) or compensates, as the
+// process would have. The failed step does not run again.
+func (r *driver[S]) failedBefore(h history, i int) (*saga.Report, error) {
+	why := fmt.Errorf("step %q: %w", r.name(i), h.steps[i].Err)
+	if r.d.pause && !r.pastPivot() {
+		r.x.Halt(why)
+		r.x.Pause()
+		return r.pauseRun()
+	}
+	if !r.unwind(h, -1, h.steps[i].Err) {
+		r.x.Halt(why)
+		return r.end(journal.Failed) // past the pivot: nothing is undone
 	}
 	return r.backward()
 }
