@@ -308,9 +308,7 @@ func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req j
 		if only >= 0 && !r.stoppedAt(h, pos, only) {
 			return r.refuse(req, fmt.Errorf("%w: step %q is not where run %s stopped", ErrBadRequest, req.Step, run.ID))
 		}
-		for i, open := range h.open {
-			r.again[i] = open // its outcome is unknown: the same execution again
-		}
+		copy(r.again, h.open) // an outcome is unknown: the same execution again
 		if err := r.write(journal.Update{Status: journal.Running, ClearRequest: true}, done); err != nil {
 			return r.halt(err)
 		}
