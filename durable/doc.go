@@ -167,4 +167,90 @@
 // back). When the engine stops (the context of [Engine.Work] ends), no
 // new step starts; the running ones finish, their ends are journaled,
 // and the run is left for another worker.
+//
+// # Waiting for events and timers
+//
+// A step can wait for an event from outside the run (a payment
+// provider's webhook, a person's approval) with [Await], or for time to
+// pass with [Sleep], for seconds or for weeks, holding nothing while it
+// waits:
+//
+//	func awaitPayment(ctx context.Context, o *Order) error {
+//		p, err := durable.Await[Payment](ctx, "payment-confirmed", 30*time.Minute)
+//		if err != nil {
+//			return err // the step waits (saga.ErrSuspended), or ErrWaitTimedOut
+//		}
+//		o.Payment = p.ID
+//		return nil
+//	}
+//
+// Await does not block. When the event has not come, it returns an
+// error matching [saga.ErrSuspended], and the step returns that error,
+// wrapped or not (a step that returns saga.ErrSuspended without having
+// waited pauses its run: nothing would wake it). The driver journals the
+// run as waiting ([journal.Waiting]), with the event and the deadline,
+// and stops: the run holds no goroutine, lease, connection or worker
+// slot; [Definition.Run] returns an error matching [ErrWaiting]. When
+// [Engine.Signal] delivers the event, or the deadline passes, a worker
+// ([Engine.Work] or [Engine.Recover], in any process that shares the
+// store) claims the run and runs the step again from its beginning, as
+// the same execution: the same attempt and the same idempotency key
+// ([IdempotencyKey]). This time Await returns the event's payload,
+// decoded from JSON into its type parameter, or an error matching
+// [ErrWaitTimedOut], which the step may handle or return (the run then
+// fails as for any step error: compensation, or a pause under
+// [PauseOnFailure]). Sleep returns nil once its time has passed.
+// [Engine.Wait] returns a run's outcome, however long it waits on the
+// way.
+//
+// So what a step author must make idempotent is everything the step does
+// before its wait: it runs when the step first waits, again when the run
+// is woken, and again should a process die in between. Changes to the
+// run's state made before the wait are dropped: the step runs again on
+// the snapshot journaled before it started. Best wait first, at the top
+// of the step or in a step of its own, and act on the event after it;
+// otherwise pass [IdempotencyKey] to the services called before the
+// wait. A step may wait more than once: a wait that ended is journaled
+// with its outcome, and when the step runs again its Await returns that
+// outcome at once, so the code between two waits runs again too. What
+// follows the last wait runs as any step body does: once, or again after
+// a crash under the same idempotency key.
+//
+// Deadlines are measured on the store's clock (the database server's for
+// PostgreSQL; [journal.WithClock] sets the memory store's), from the
+// moment the run is journaled waiting; a wake-up does not move them. A
+// deadline that passes while no worker runs fires when one starts; one
+// that passes while workers run is found at their next look for runs
+// (the interval of [Engine.Work]), not at once. A wait with no deadline
+// (timeout <= 0) waits until the event comes or an operator ends it.
+//
+// Events are sent with [Engine.Signal], which needs no lease and no
+// worker: the store records the event for the run and, if the run waits
+// for it, wakes it. An event that comes before the step waits for it is
+// kept, and consumed by the first wait for it; each event is consumed
+// once, by one wait, and its consumption is journaled with the wait's
+// end (a step whose process dies before that takes the event again when
+// it runs again). Two signals are two events, unless they carry the same
+// delivery ID ([Delivery]): a signal whose delivery ID the run has
+// received before records nothing and returns nil, so a webhook retried
+// while the run is unfinished changes nothing and is answered as the
+// first delivery was. Signal fails with an error matching
+// [journal.ErrNotFound] for an unknown run and [journal.ErrFinal] for a
+// run that has ended, even for the retry of a delivery the run took: a
+// handler that must answer such a retry as before looks at the run's
+// state (see examples/payment). Waits and signals need a store that
+// implements [journal.Signaler] (the memory store, SQLite and PostgreSQL
+// do); otherwise Await, Sleep and Signal fail with [ErrNotDurable], as
+// Await and Sleep do outside a step of a durable run.
+//
+// Operators: [Engine.Compensate] on a waiting run cancels the wait and
+// compensates the run, the waiting step included (it may have taken
+// effect before its wait: its compensation must cope with a step that
+// did nothing); [Engine.Abandon] and [Engine.Resolve] end it and cancel
+// the wait too. [Engine.Resume] and [Engine.RetryStep] are refused with
+// [ErrBadRequest]: signal the run instead. In a graph run, a step that
+// waits holds only the steps that run after it: the others go on, and the
+// run is journaled waiting once they have ended. A graph run waits for
+// one event or timer at a time: when two of its steps wait at once, the
+// run pauses, with an error that says so.
 package durable
