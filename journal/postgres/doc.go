@@ -13,7 +13,10 @@
 // or Signal returns nil, the transaction that wrote it has committed:
 // with the server's default synchronous_commit=on it is on the server's
 // disk, and survives a crash of the worker, of the server, or of the
-// server's machine.
+// server's machine. A Release does not wait for the disk, unless it
+// shares its batch with writes that do: if the server crashes just
+// after, the lease may come back, and then runs out at its expiry as a
+// dead worker's would.
 //
 // Each write is one SQL statement that checks and writes together: an
 // Append's UPDATE of the run's row carries the lease check in its WHERE

@@ -23,6 +23,8 @@ import (
 type op struct {
 	run   string // the run whose row the op writes (and locks); "" for none
 	wakes bool   // the op may make a run claimable: notify on commit
+	// lazy: the op need not survive a crash of the server (see lazySQL).
+	lazy  bool
 	queue func(b *pgx.Batch, now any)
 	read  func(br pgx.BatchResults) error
 
@@ -302,10 +304,13 @@ func (s *Store) renewOp(runID, owner string, ttl time.Duration) *op {
 	}
 }
 
+// releaseOp is lazy: a release the server forgets in a crash leaves the
+// lease to run out, as a dead worker's does.
 func (s *Store) releaseOp(runID, owner string) *op {
 	return &op{
 		run:   runID,
 		wakes: true,
+		lazy:  true,
 		queue: func(b *pgx.Batch, _ any) {
 			b.Queue(s.sql.release, runID, owner)
 		},
