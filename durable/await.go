@@ -46,8 +46,9 @@ var ErrWaiting = errors.New("durable: the run waits")
 //
 // An event that came before the step waits is kept, and consumed by the
 // first wait for it; each event is consumed by one wait. The deadline is
-// measured on the store's clock. A graph run waits for one event at a
-// time: a step that waits while another step of the run waits fails.
+// measured on the store's clock. A graph run waits for one event or timer
+// at a time: when two of its steps wait at once, the run pauses for a
+// person, with an error naming both.
 func Await[T any](ctx context.Context, event string, timeout time.Duration) (T, error) {
 	var v T
 	w := waitsFrom(ctx)
@@ -234,7 +235,14 @@ func (r *driver[S]) park(i int, w *journal.WaitFor) (*saga.Report, error) {
 	if err := r.write(journal.Update{Status: journal.Waiting, Wait: w}, entry); err != nil {
 		return r.halt(err)
 	}
-	return r.halt(fmt.Errorf("%w: step %q waits for %s", ErrWaiting, r.name(i), waitText(w.Event)))
+	rep, err := r.halt(fmt.Errorf("%w: step %q waits for %s", ErrWaiting, r.name(i), waitText(w.Event)))
+	// The run has not ended: it waits.
+	rep.Status, rep.End = saga.StatusRunning, time.Time{}
+	var se *saga.Error
+	if errors.As(err, &se) {
+		se.Status = saga.StatusRunning
+	}
+	return rep, err
 }
 
 // suspendedAlone pauses a run whose step i returned saga.ErrSuspended

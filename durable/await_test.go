@@ -275,3 +275,52 @@ func containsKind(entries []journal.Entry, k journal.Kind) bool {
 	}
 	return false
 }
+
+// A sleeping run is woken by no signal: an event that came early for a
+// later step does not make it run again and again.
+func TestSleepIgnoresSignals(t *testing.T) {
+	is := is.New(t)
+	clk := newClock()
+	store := journal.NewMemory(journal.WithClock(clk.now))
+	var c counter
+	sg := saga.New[Shop]().Name("nap").
+		Step("nap", func(ctx context.Context, _ *Shop) error {
+			c.inc("nap")
+			return durable.Sleep(ctx, time.Hour)
+		}, nil).
+		Step("pay", func(ctx context.Context, _ *Shop) error {
+			_, err := durable.Await[Payment](ctx, "paid", time.Hour)
+			return err
+		}, nil).
+		Build()
+	e := durable.NewEngine(store, durable.WithLeaseTTL(ttl))
+	d, _ := durable.Register(e, sg)
+	_, err := d.Run(saga.WithRunID(context.Background(), "nap-1"), &Shop{})
+	is.True(errors.Is(err, durable.ErrWaiting))
+	is.NoErr(e.Signal(context.Background(), "nap-1", "paid", Payment{ID: "early"}))
+	for range 3 {
+		n, err := e.Recover(context.Background(), 0)
+		is.NoErr(err)
+		is.Equal(n, 0) // not woken by the event
+	}
+	is.Equal(c.get("nap"), 1)
+	clk.advance(time.Hour)
+	n, err := e.Recover(context.Background(), 0)
+	is.NoErr(err)
+	is.Equal(n, 1)
+	is.Equal(mustLoad(t, store, "nap-1").Status, journal.Succeeded) // the early event was kept for pay
+}
+
+// Run reports a run that waits as running, not failed.
+func TestRunReportsWaitingAsRunning(t *testing.T) {
+	is := is.New(t)
+	s := newShop(t)
+	rep, err := s.d.Run(saga.WithRunID(context.Background(), "order-8"), &Shop{})
+	is.True(errors.Is(err, durable.ErrWaiting))
+	is.Equal(rep.Status, saga.StatusRunning)
+	var se *saga.Error
+	is.True(errors.As(err, &se))
+	is.Equal(se.Status, saga.StatusRunning)
+	pay, _ := rep.Step("pay")
+	is.Equal(pay.Status, saga.StepRunning)
+}

@@ -58,7 +58,11 @@ func Inspect(ctx context.Context, store journal.Store, runID string) (*View, err
 func applyEntry(s *saga.StepReport, e journal.Entry) {
 	switch e.Kind {
 	case journal.StepStarted:
-		*s = saga.StepReport{Name: s.Name, Status: saga.StepRunning, Start: e.At}
+		start := e.At
+		if s.Status == saga.StepRunning && !s.Start.IsZero() {
+			start = s.Start // the same execution again (woken, or after a crash): it started then
+		}
+		*s = saga.StepReport{Name: s.Name, Status: saga.StepRunning, Start: start}
 	case journal.StepSucceeded:
 		s.Status, s.End, s.Attempts = saga.StepSucceeded, e.At, e.Attempts
 	case journal.StepFailed:

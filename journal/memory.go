@@ -152,11 +152,11 @@ func (r *memRun) consume(ids []int64) {
 	}
 }
 
-// woken reports whether r has an unconsumed signal for event (any
-// signal, when event is "").
+// woken reports whether r has an unconsumed signal for event (none
+// when event is "": a timer).
 func (r *memRun) woken(event string) bool {
 	for _, s := range r.signals {
-		if !s.consumed && (event == "" || s.Event == event) {
+		if !s.consumed && event != "" && s.Event == event {
 			return true
 		}
 	}
@@ -433,9 +433,6 @@ func (m *Memory) Signal(ctx context.Context, runID string, sig Signal) (bool, er
 	if !ok {
 		return false, fmt.Errorf("%w: %q", ErrNotFound, runID)
 	}
-	if r.run.Status.Final() {
-		return false, fmt.Errorf("%w: run %q is %s", ErrFinal, runID, r.run.Status)
-	}
 	if sig.Delivery != "" {
 		for _, s := range r.signals {
 			if s.Delivery == sig.Delivery {
@@ -443,12 +440,15 @@ func (m *Memory) Signal(ctx context.Context, runID string, sig Signal) (bool, er
 			}
 		}
 	}
+	if r.run.Status.Final() {
+		return false, fmt.Errorf("%w: run %q is %s", ErrFinal, runID, r.run.Status)
+	}
 	now := utc(m.now())
 	m.signals++
 	sig.ID, sig.At, sig.Payload = m.signals, now, bytes.Clone(sig.Payload)
 	r.signals = append(r.signals, memSignal{Signal: sig})
 	h := &r.run
-	if h.Status == Waiting && !h.Wait.Woken && (h.Wait.Event == "" || h.Wait.Event == sig.Event) {
+	if h.Status == Waiting && !h.Wait.Woken && h.Wait.Event != "" && h.Wait.Event == sig.Event {
 		h.Wait.Woken = true
 		h.Updated = now
 		m.wake.Fire()

@@ -7,13 +7,13 @@ import (
 
 // Wait is what a waiting run waits for (see [Waiting]).
 type Wait struct {
-	// Event is the name of the event the run waits for; "" when any
-	// signal wakes it (a timer, or several steps waiting at once).
+	// Event is the name of the event the run waits for; "" when it
+	// waits for its deadline alone (a timer): no signal wakes it.
 	Event string
 	// Until is the deadline, on the store's clock; zero for none.
 	Until time.Time
-	// Woken: a signal for Event (any signal, when Event is "") has
-	// arrived and is not consumed: the run is claimable now.
+	// Woken: a signal for Event has arrived and is not consumed: the
+	// run is claimable now.
 	Woken bool
 	// Due: Until had passed, on the store's clock, when the store read
 	// the header: the run is claimable now.
@@ -22,7 +22,7 @@ type Wait struct {
 
 // WaitFor sets a run waiting, in an [Update] with Status [Waiting].
 type WaitFor struct {
-	Event string // "" : any signal wakes the run
+	Event string // "": a timer, which no signal wakes
 	// Until keeps a deadline the store set before (Run.Wait.Until); when
 	// it is zero and For > 0, the store sets the deadline to its own
 	// clock's now plus For. Neither: no deadline.
@@ -46,11 +46,12 @@ type Signal struct {
 // that implements [Waker] wakes workers when a signal wakes a run.
 type Signaler interface {
 	// Signal records sig for the run runID, unconsumed, and wakes the
-	// run if it waits for sig.Event (or for any event). A sig whose
-	// Delivery is not "" and was recorded for the run before is not
-	// recorded again: Signal returns false and no error. It fails with
-	// ErrNotFound, and with ErrFinal for a run whose status is final
-	// (nothing will consume the event). It needs no lease.
+	// run if it waits for sig.Event. A sig whose Delivery is not "" and
+	// was recorded for the run before is not recorded again: Signal
+	// returns false and no error, even if the run has ended since (a
+	// retried delivery is answered as the first one was). Otherwise it
+	// fails with ErrNotFound, and with ErrFinal for a run whose status
+	// is final (nothing will consume the event). It needs no lease.
 	Signal(ctx context.Context, runID string, sig Signal) (recorded bool, err error)
 
 	// Signals returns the run's signals not yet consumed (see

@@ -103,13 +103,17 @@ func testWaitSignalFirst(h *harness) {
 	h.diff("woken", got.Wait.Woken, true)
 	h.diff("claimed", h.claimed(), []string{"run-1"})
 
-	// Waiting for any event: any unconsumed signal wakes it.
+	// A timer (no event) is woken by no signal, before or after.
 	h.create("run-2", journal.Running, "w1", time.Hour)
 	_, err = sg.Signal(ctx, "run-2", journal.Signal{Event: "whatever"})
 	h.must(err)
-	h.park("run-2", journal.WaitFor{})
+	h.park("run-2", journal.WaitFor{For: time.Hour})
 	got, _ = h.load("run-2")
-	h.diff("woken by any", got.Wait.Woken, true)
+	h.diff("timer woken by a signal", got.Wait.Woken, false)
+	_, err = sg.Signal(ctx, "run-2", journal.Signal{Event: "other"})
+	h.must(err)
+	got, _ = h.load("run-2")
+	h.diff("timer woken by a later signal", got.Wait.Woken, false)
 }
 
 // A deadline passes on the store's clock: the run is claimed, and Due
@@ -166,9 +170,23 @@ func testSignalRefused(h *harness) {
 		h.must(err)
 		h.diff("recorded", ok, k == 0)
 	}
+	// A retried delivery is answered as the first one even once the run
+	// has ended; a new one is refused.
+	h.create("run-3", journal.Running, "w1", time.Hour)
+	_, err = sg.Signal(ctx, "run-3", journal.Signal{Event: "paid", Delivery: "webhook-9"})
+	h.must(err)
+	h.must(h.s.Append(ctx, "run-3", "w1", journal.Update{Status: journal.Succeeded, Ended: true}))
+	ok, err := sg.Signal(ctx, "run-3", journal.Signal{Event: "paid", Delivery: "webhook-9"})
+	h.must(err)
+	h.diff("retried after the end", ok, false)
+	_, err = sg.Signal(ctx, "run-3", journal.Signal{Event: "paid", Delivery: "webhook-10"})
+	h.wantErr(err, journal.ErrFinal)
+	_, err = sg.Signal(ctx, "run-3", journal.Signal{Event: "paid"})
+	h.wantErr(err, journal.ErrFinal)
+
 	// The same delivery ID on another run is another delivery.
 	h.create("run-2", journal.Running, "w1", time.Hour)
-	ok, err := sg.Signal(ctx, "run-2", journal.Signal{Event: "paid", Delivery: "webhook-7"})
+	ok, err = sg.Signal(ctx, "run-2", journal.Signal{Event: "paid", Delivery: "webhook-7"})
 	h.must(err)
 	h.diff("recorded on run-2", ok, true)
 	sigs, err := sg.Signals(ctx, "run-1")

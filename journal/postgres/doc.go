@@ -106,10 +106,11 @@
 // [journal.Waiting] and a Wait records, on the run's row, the event the
 // run waits for, its deadline (see Leases on the database's clock) and
 // whether it is woken: whether the run has an unconsumed signal for that
-// event (any signal, when the event is ""). [Store.Signal] records a
+// event (never, when the event is "": a timer). [Store.Signal] records a
 // signal in the signals table, in one transaction that refuses unknown
-// and finished runs and deliveries recorded before (a unique index on the
-// run and the delivery ID), and wakes the run if it waits for the event.
+// and finished runs (a delivery recorded before is answered as the first
+// one was, even once the run has ended; a unique index on the run and the
+// delivery ID), and wakes the run if it waits for the event.
 // Claim takes waiting runs, besides those that need a worker, once they
 // are woken or their deadline has passed. An Append's Update.Consume
 // marks signals consumed, in the Append's transaction.

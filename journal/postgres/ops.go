@@ -174,8 +174,11 @@ func (s *Store) signalOp(runID string, sig *journal.Signal, recorded *bool) *op 
 			b.Queue(s.sql.wake, now, runID, s.w.channel)
 		},
 		read: func(br pgx.BatchResults) error {
-			var status string
-			err := br.QueryRow().Scan(&status, recorded)
+			var (
+				status string
+				seen   bool // the delivery was recorded before
+			)
+			err := br.QueryRow().Scan(&status, recorded, &seen)
 			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				return fmt.Errorf("postgres: signal %q: %w", runID, err)
 			}
@@ -185,6 +188,9 @@ func (s *Store) signalOp(runID string, sig *journal.Signal, recorded *bool) *op 
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
 				return fmt.Errorf("postgres: %w: %q", journal.ErrNotFound, runID)
+			case journal.Status(status).Final() && seen:
+				*recorded = false
+				return nil // a retried delivery: answered as the first one
 			case journal.Status(status).Final():
 				*recorded = false
 				return fmt.Errorf("postgres: %w: run %q is %s", journal.ErrFinal, runID, status)

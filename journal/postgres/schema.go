@@ -65,7 +65,7 @@ CREATE INDEX runs_claim ON {schema}.runs (created, id)
 `,
 	// 2: waiting runs and their signals.
 	`
--- What a waiting run waits for: an event ('' for any signal), a deadline
+-- What a waiting run waits for: an event ('' for a timer), a deadline
 -- on the database's clock (0 for none), and whether a signal it waits
 -- for has arrived.
 ALTER TABLE {schema}.runs

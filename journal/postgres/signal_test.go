@@ -37,7 +37,7 @@ func TestSignalRacesPark(t *testing.T) {
 		parker, other []postgres.Option
 	}{
 		{name: "event", wait: "paid", event: "paid", woken: true},
-		{name: "any", wait: "", event: "paid", woken: true},
+		{name: "timer", wait: "", event: "paid", woken: false},
 		{name: "other event", wait: "paid", event: "shipped", woken: false},
 		{name: "no group commit", wait: "paid", event: "paid", woken: true,
 			parker: []postgres.Option{postgres.WithBatchSize(1)}, other: []postgres.Option{postgres.WithBatchSize(1)}},

@@ -144,8 +144,8 @@ SELECT EXISTS (SELECT FROM run), EXISTS (SELECT FROM {schema}.runs WHERE id = $2
 }
 
 // Waking. A waiting run is woken (wait_woken) once the run has an
-// unconsumed signal for the event it waits for, or any signal if it waits
-// for none: pendingSignal. Setting a run waiting (appendWaitSQL) and
+// unconsumed signal for the event it waits for (a timer, waiting for no
+// event, never is): pendingSignal. Setting a run waiting (appendWaitSQL) and
 // recording a signal (signalSQL) both lock the run's row, and each, in a
 // later statement of its transaction, so on a snapshot taken once it
 // holds the lock, checks for the other: wokenSQL after a park looks for
@@ -155,7 +155,7 @@ SELECT EXISTS (SELECT FROM run), EXISTS (SELECT FROM {schema}.runs WHERE id = $2
 // and a check in the statement that waited for the lock would not see
 // the writes of the transaction it waited for.
 const pendingSignal = `EXISTS (SELECT FROM {schema}.signals s
-	WHERE s.run_id = r.id AND NOT s.consumed AND (r.wait_event = '' OR s.event = r.wait_event))`
+	WHERE s.run_id = r.id AND NOT s.consumed AND r.wait_event <> '' AND s.event = r.wait_event)`
 
 // wokenSQL wakes run $1, which $2 set waiting in this transaction, if a
 // signal it waits for is there.
@@ -177,7 +177,9 @@ var signalSQL = `WITH r AS (
 	ON CONFLICT (run_id, delivery) WHERE delivery <> '' DO NOTHING
 	RETURNING id
 )
-SELECT r.status, EXISTS (SELECT FROM ins) FROM r`
+SELECT r.status, EXISTS (SELECT FROM ins),
+	$5::text <> '' AND EXISTS (SELECT FROM {schema}.signals s WHERE s.run_id = r.id AND s.delivery = $5::text)
+FROM r`
 
 // wakeSQL, after signalSQL, wakes run $2 if it waits for a signal it now
 // has, and notifies channel $3 when it does.

@@ -338,11 +338,11 @@ func (s *Store) Request(ctx context.Context, runID string, r journal.Request) er
 
 // Signal implements [journal.Signaler.Signal]: in one transaction, it
 // records sig for the run, its At the current time, and wakes the run if
-// it waits for sig.Event (or for any event), which notifies the store's
-// listeners (see [Store.Wakeups]). It needs no lease. It fails with
-// [journal.ErrNotFound], and with [journal.ErrFinal] for a run whose
-// status is final, recording nothing; a delivery recorded for the run
-// before is not recorded again (false, nil).
+// it waits for sig.Event, which notifies the store's listeners (see
+// [Store.Wakeups]). It needs no lease. A delivery recorded for the run
+// before is not recorded again (false, nil), even once the run has
+// ended; otherwise Signal fails with [journal.ErrNotFound], and with
+// [journal.ErrFinal] for a run whose status is final, recording nothing.
 //
 // Signal and an Append that sets the run waiting serialise on the run's
 // row, so that a signal sent while the run parks wakes it either way.

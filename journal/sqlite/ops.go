@@ -166,7 +166,7 @@ func init() {
 			// After the Consume of the same Update, in the same
 			// transaction: the signals it consumed do not count.
 			{setWait, `, wait_event = ?, wait_until = ?, wait_woken = EXISTS (SELECT 1 FROM signals
-				WHERE run_id = runs.id AND consumed = 0 AND (? = '' OR event = ?))`},
+				WHERE run_id = runs.id AND consumed = 0 AND ? <> '' AND event = ?)`},
 			{clearWait, ", wait_event = '', wait_until = 0, wait_woken = 0"},
 		} {
 			if mask&f.bit != 0 {

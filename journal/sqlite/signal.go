@@ -60,6 +60,16 @@ func (w *writer) signal(runID string, sig *journal.Signal, now int64) (recorded,
 		return false, false, fmt.Errorf("sqlite: signal %q: %w", runID, err)
 	}
 	if st := journal.Status(status); st.Final() {
+		if sig.Delivery != "" {
+			var one int
+			err := w.queryRow(`SELECT 1 FROM signals WHERE run_id = ? AND delivery = ?`, []any{&one}, runID, sig.Delivery)
+			if err == nil {
+				return false, false, nil // a retried delivery: answered as the first one
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return false, false, fmt.Errorf("sqlite: signal %q: %w", runID, err)
+			}
+		}
 		return false, false, fmt.Errorf("sqlite: %w: run %q is %s", journal.ErrFinal, runID, st)
 	}
 	// The only uniqueness a new row can break is signals_delivery's.
@@ -74,7 +84,7 @@ func (w *writer) signal(runID string, sig *journal.Signal, now int64) (recorded,
 	if n == 0 {
 		return false, false, nil // a delivery recorded before: nothing written
 	}
-	if journal.Status(status) != journal.Waiting || woken || (event != "" && event != sig.Event) {
+	if journal.Status(status) != journal.Waiting || woken || event == "" || event != sig.Event {
 		return true, false, nil
 	}
 	if _, err := w.exec(wakeSQL, now, runID); err != nil {
