@@ -29,20 +29,22 @@ import (
 )
 
 // BenchmarkFleetPostgres measures a fleet of worker processes draining a
-// backlog on PostgreSQL: b.N runs of a saga of 5 no-op steps, journaled
-// as pending with Definition.Start before the clock starts, then driven
-// by 1 or 2 processes (the test binary run again as TestFleetBenchWorker),
-// each with its own pool and an Engine.Work of the default concurrency
-// (16 runs at once; SAGAKIT_BENCH_FLEET_CONCURRENCY=n sets it). The clock
-// runs from the moment the ready workers are told to go until no run is
-// left unfinished (the parent polls List every 2ms); it reports steps/s
-// and the share of the runs the busiest worker drove. With
-// SAGAKIT_BENCH_FLEET_CPUPROFILE=prefix, each worker writes the CPU
-// profile of its drain to prefix-worker-N.pprof. Run it with a fixed
-// backlog, e.g.
+// backlog on PostgreSQL, with 1 worker and with 2: runs of a saga of 5
+// no-op steps, journaled as pending with Definition.Start while the
+// workers are idle, then driven by the first worker process alone, or by
+// both (the test binary run again as TestFleetBenchWorker), each with its
+// own pool and an Engine.Work of the default concurrency (16 runs at
+// once; SAGAKIT_BENCH_FLEET_CONCURRENCY=n sets it). The b.N runs go in
+// rounds of 500, drained by 1 and 2 workers in turn, so that both see the
+// same server and the same table; a round is timed from the moment the
+// workers are told to go until no run is left unfinished (the parent
+// polls List every 2ms). It reports the steps/s of each, their ratio, and
+// the share of the 2-worker rounds' runs the busier worker drove. With
+// SAGAKIT_BENCH_FLEET_CPUPROFILE=prefix, each worker writes its CPU
+// profile to prefix-worker-N.pprof. Run it with a fixed backlog, e.g.
 //
 //	SAGAKIT_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
-//	  go test -run '^$' -bench FleetPostgres -benchtime 2000x -count 3 ./durable
+//	  go test -run '^$' -bench FleetPostgres -benchtime 6000x -count 3 ./durable
 func BenchmarkFleetPostgres(b *testing.B) {
 	dsn := os.Getenv("SAGAKIT_POSTGRES_DSN")
 	if dsn == "" {
@@ -52,41 +54,7 @@ func BenchmarkFleetPostgres(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("SAGAKIT_BENCH_FLEET_CONCURRENCY")); err == nil && n > 0 {
 		concurrency = n
 	}
-	for _, workers := range []int{1, 2} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) { benchFleet(b, dsn, workers, concurrency) })
-	}
-}
-
-const (
-	fleetWorkerEnv = "SAGAKIT_FLEET_BENCH_WORKER" // a worker's plan, as JSON
-	fleetSteps     = 5
-	fleetReady     = "fleet-worker: ready"
-	fleetDone      = "fleet-worker: done, runs driven: "
-)
-
-// fleetPlan is what the benchmark asks of a worker process.
-type fleetPlan struct {
-	Schema      string
-	Owner       string
-	Concurrency int
-}
-
-// fleetSaga is the benchmark's saga; started counts the runs whose first
-// step this process ran.
-func fleetSaga(started *atomic.Int64) *saga.Saga[benchState] {
-	sb := saga.New[benchState]().Name("fleet")
-	for i := range fleetSteps {
-		sb.Step("step"+strconv.Itoa(i), func(context.Context, *benchState) error {
-			if i == 0 {
-				started.Add(1)
-			}
-			return nil
-		}, func(context.Context, *benchState) error { return nil })
-	}
-	return sb.Build()
-}
-
-func benchFleet(b *testing.B, dsn string, workers, concurrency int) {
+	b.StopTimer()
 	ctx := context.Background()
 	r := make([]byte, 6)
 	_, _ = rand.Read(r)
@@ -112,16 +80,112 @@ func benchFleet(b *testing.B, dsn string, workers, concurrency int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	procs := make([]*fleetProc, 2)
+	for i := range procs {
+		procs[i] = startFleetWorker(b, fleetPlan{Schema: schema, Owner: fmt.Sprintf("worker-%d", i), Concurrency: concurrency})
+	}
 
-	// The backlog, started from 64 goroutines so that Starts share commits.
+	const round = 500
+	var (
+		elapsed [3]time.Duration // by number of workers
+		runs    [3]int
+		busier  int // runs the busier worker drove in the 2-worker rounds
+	)
+	unfinished := journal.Filter{Status: []journal.Status{journal.Pending, journal.Running, journal.Compensating}, Limit: 1}
+	for k, left := 0, b.N; left > 0; k++ {
+		n, workers := min(round, left), 1+k%2
+		left -= n
+		startBacklog(b, d, n)
+		b.StartTimer()
+		t0 := time.Now()
+		for _, p := range procs[:workers] {
+			p.send(b, "go")
+		}
+		for {
+			left, err := store.List(ctx, unfinished)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(left) == 0 {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		elapsed[workers] += time.Since(t0)
+		b.StopTimer()
+		runs[workers] += n
+		var driven [2]int
+		for i, p := range procs[:workers] {
+			driven[i] = p.stop(b)
+		}
+		if workers == 2 {
+			busier += max(driven[0], driven[1])
+		}
+	}
+	for _, p := range procs {
+		p.exit(b)
+	}
+	rate := func(w int) float64 { return float64(runs[w]*fleetSteps) / elapsed[w].Seconds() }
+	if runs[1] > 0 {
+		b.ReportMetric(rate(1), "1-worker-steps/s")
+	}
+	if runs[2] > 0 {
+		b.ReportMetric(rate(2), "2-workers-steps/s")
+		b.ReportMetric(float64(busier)/float64(runs[2]), "busier-share")
+	}
+	if runs[1] > 0 && runs[2] > 0 {
+		b.ReportMetric(rate(2)/rate(1), "2/1")
+	}
+	done, err := store.List(ctx, journal.Filter{Status: []journal.Status{journal.Succeeded}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(done) != b.N {
+		b.Fatalf("%d runs succeeded, want %d", len(done), b.N)
+	}
+}
+
+const (
+	fleetWorkerEnv = "SAGAKIT_FLEET_BENCH_WORKER" // a worker's plan, as JSON
+	fleetSteps     = 5
+	fleetReady     = "fleet-worker: ready"
+	fleetStopped   = "fleet-worker: stopped, runs driven: "
+)
+
+// fleetPlan is what the benchmark asks of a worker process.
+type fleetPlan struct {
+	Schema      string
+	Owner       string
+	Concurrency int
+}
+
+// fleetSaga is the benchmark's saga; started counts the runs whose first
+// step this process ran.
+func fleetSaga(started *atomic.Int64) *saga.Saga[benchState] {
+	sb := saga.New[benchState]().Name("fleet")
+	for i := range fleetSteps {
+		sb.Step("step"+strconv.Itoa(i), func(context.Context, *benchState) error {
+			if i == 0 {
+				started.Add(1)
+			}
+			return nil
+		}, func(context.Context, *benchState) error { return nil })
+	}
+	return sb.Build()
+}
+
+// startBacklog starts n runs of d from 64 goroutines, so that the Starts
+// share commits.
+func startBacklog(b *testing.B, d *durable.Definition[benchState], n int) {
+	b.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for range 64 {
 		wg.Go(func() {
-			for next.Add(1) <= int64(b.N) {
+			for next.Add(1) <= int64(n) {
 				st := newState()
-				if _, err := d.Start(ctx, &st); err != nil {
+				if _, err := d.Start(context.Background(), &st); err != nil {
 					errs <- err
 					return
 				}
@@ -132,43 +196,6 @@ func benchFleet(b *testing.B, dsn string, workers, concurrency int) {
 	close(errs)
 	for err := range errs {
 		b.Fatal(err)
-	}
-
-	procs := make([]*fleetProc, workers)
-	for i := range procs {
-		procs[i] = startFleetWorker(b, fleetPlan{Schema: schema, Owner: fmt.Sprintf("worker-%d", i), Concurrency: concurrency})
-	}
-	unfinished := journal.Filter{Status: []journal.Status{journal.Pending, journal.Running, journal.Compensating}, Limit: 1}
-	b.ResetTimer()
-	for _, p := range procs {
-		if _, err := io.WriteString(p.stdin, "go\n"); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for {
-		left, err := store.List(ctx, unfinished)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(left) == 0 {
-			break
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N*fleetSteps)/b.Elapsed().Seconds(), "steps/s")
-
-	busiest := 0
-	for _, p := range procs {
-		busiest = max(busiest, p.stop(b))
-	}
-	b.ReportMetric(float64(busiest)/float64(b.N), "busiest-share")
-	done, err := store.List(ctx, journal.Filter{Status: []journal.Status{journal.Succeeded}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if len(done) != b.N {
-		b.Fatalf("%d runs succeeded, want %d", len(done), b.N)
 	}
 }
 
@@ -207,42 +234,63 @@ func startFleetWorker(b *testing.B, plan fleetPlan) *fleetProc {
 		}
 	})
 	p.lines = bufio.NewScanner(out)
-	for p.lines.Scan() {
-		if p.lines.Text() == fleetReady {
-			return p
-		}
+	if !p.await(fleetReady) {
+		_ = p.cmd.Wait()
+		b.Fatalf("worker %s did not start: %s", plan.Owner, p.stderr.String())
 	}
-	_ = p.cmd.Wait()
-	b.Fatalf("worker %s did not start: %s", plan.Owner, p.stderr.String())
-	return nil
+	return p
 }
 
-// stop tells the worker to stop, waits for it, and returns how many runs
-// it drove.
-func (p *fleetProc) stop(b *testing.B) int {
-	b.Helper()
-	_ = p.stdin.Close()
-	runs := -1
-	var out []string
+// await reads the worker's output until a line that starts with prefix,
+// and reports whether it came.
+func (p *fleetProc) await(prefix string) bool {
 	for p.lines.Scan() {
-		line := p.lines.Text()
-		if n, ok := strings.CutPrefix(line, fleetDone); ok {
-			runs, _ = strconv.Atoi(n)
-		} else {
-			out = append(out, line)
+		if strings.HasPrefix(p.lines.Text(), prefix) {
+			return true
 		}
 	}
-	if err := p.cmd.Wait(); err != nil || runs < 0 {
-		b.Fatalf("worker: %v\n%s\n%s", err, strings.Join(out, "\n"), p.stderr.String())
+	return false
+}
+
+func (p *fleetProc) send(b *testing.B, line string) {
+	b.Helper()
+	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
+		b.Fatal(err)
 	}
-	return runs
+}
+
+// stop stops the worker's Work and returns how many runs it drove since
+// it was told to go.
+func (p *fleetProc) stop(b *testing.B) int {
+	b.Helper()
+	p.send(b, "stop")
+	if !p.await(fleetStopped) {
+		_ = p.cmd.Wait()
+		b.Fatalf("worker: %s", p.stderr.String())
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(p.lines.Text(), fleetStopped))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// exit ends the worker and waits for it.
+func (p *fleetProc) exit(b *testing.B) {
+	b.Helper()
+	_ = p.stdin.Close()
+	for p.lines.Scan() {
+	}
+	if err := p.cmd.Wait(); err != nil {
+		b.Fatalf("worker: %v\n%s", err, p.stderr.String())
+	}
 }
 
 // TestFleetBenchWorker is a worker process of BenchmarkFleetPostgres; it
 // runs only when the benchmark starts it. It opens the store, registers
-// the saga, says it is ready, and runs Engine.Work from the line "go" on
-// its standard input until that input ends; then it says how many runs
-// it drove.
+// the saga and says it is ready; then each line "go" on its standard
+// input starts Engine.Work, and each "stop" stops it and says how many
+// runs it drove meanwhile, until that input ends.
 func TestFleetBenchWorker(t *testing.T) {
 	env := os.Getenv(fleetWorkerEnv)
 	if env == "" {
@@ -264,11 +312,6 @@ func TestFleetBenchWorker(t *testing.T) {
 	if _, err := durable.Register(e, fleetSaga(&driven)); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Println(fleetReady)
-	in := bufio.NewScanner(os.Stdin)
-	if !in.Scan() || in.Text() != "go" {
-		t.Fatal("no go")
-	}
 	if prefix := os.Getenv("SAGAKIT_BENCH_FLEET_CPUPROFILE"); prefix != "" {
 		f, err := os.Create(prefix + "-" + plan.Owner + ".pprof")
 		if err != nil {
@@ -280,16 +323,29 @@ func TestFleetBenchWorker(t *testing.T) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	worked := make(chan error, 1)
-	go func() { worked <- e.Work(ctx, time.Second) }()
-	for in.Scan() {
+	fmt.Println(fleetReady)
+	var (
+		stop   context.CancelFunc = func() {}
+		worked chan error
+	)
+	for in := bufio.NewScanner(os.Stdin); in.Scan(); {
+		switch in.Text() {
+		case "go":
+			var ctx context.Context
+			ctx, stop = context.WithCancel(context.Background())
+			worked = make(chan error, 1)
+			go func() { worked <- e.Work(ctx, time.Second) }()
+		case "stop":
+			stop()
+			if err := <-worked; !errors.Is(err, context.Canceled) {
+				t.Fatalf("Work: %v", err)
+			}
+			fmt.Printf("%s%d\n", fleetStopped, driven.Swap(0))
+		default:
+			t.Fatalf("unknown command %q", in.Text())
+		}
 	}
 	stop()
-	if err := <-worked; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Work: %v", err)
-	}
-	fmt.Printf("%s%d\n", fleetDone, driven.Load())
 }
 
 // BenchmarkPostgresLone measures one run at a time on PostgreSQL, where
