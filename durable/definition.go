@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
 
 	"github.com/sagakit/sagakit/journal"
 	"github.com/sagakit/sagakit/saga"
@@ -20,6 +23,8 @@ type Definition[S any] struct {
 	onCrash CrashPolicy
 	graph   bool // a step declares saga.After: steps run at once
 	limit   int  // steps of one run at once, <= 0: no limit
+	// planSaved: the store keeps the plan (see recordPlan).
+	planSaved atomic.Bool
 }
 
 // CrashPolicy says what recovery does with a run whose process died.
@@ -134,6 +139,7 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 	if err != nil {
 		return x.Report(), err
 	}
+	d.recordPlan(ctx)
 	rep := x.Report()
 	if err := d.e.begin(rep.RunID); err != nil {
 		// This engine drives a run of that ID now: it exists.
@@ -172,4 +178,31 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 	// another worker.
 	d.e.release(ctx, rep.RunID)
 	return rep, err
+}
+
+// recordPlan saves the definition's plan in the store, once, if the store
+// keeps plans (journal.Planner): tools draw and explain runs from it
+// without the program. A failure is logged and tried again with the next
+// run; it does not stop the run.
+func (d *Definition[S]) recordPlan(ctx context.Context) {
+	pl, ok := d.e.store.(journal.Planner)
+	if !ok || d.planSaved.Load() {
+		return
+	}
+	if err := pl.SavePlan(context.WithoutCancel(ctx), d.journalPlan()); err != nil {
+		d.e.log(ctx, slog.LevelWarn, "plan not saved", slog.String("saga", d.name()), slog.Any("error", err))
+		return
+	}
+	d.planSaved.Store(true)
+}
+
+// journalPlan is the definition's plan as the journal keeps it.
+func (d *Definition[S]) journalPlan() journal.Plan {
+	plan := d.sg.Plan()
+	p := journal.Plan{Fingerprint: d.fingerprint(), Saga: d.name(), Steps: make([]journal.PlanStep, plan.Len())}
+	for i := range p.Steps {
+		decl := plan.Decl(i)
+		p.Steps[i] = journal.PlanStep{Name: decl.Name, Kind: decl.Kind.String(), After: slices.Clone(decl.After)}
+	}
+	return p
 }

@@ -35,3 +35,24 @@ func TestInspect(t *testing.T) {
 	_, err = durable.Inspect(context.Background(), store, "nope")
 	is.True(errors.Is(err, journal.ErrNotFound))
 }
+
+// The journal keeps the plan of a definition that ran, once per
+// fingerprint, for tools that have no code.
+func TestPlanRecorded(t *testing.T) {
+	is := is.New(t)
+	store := journal.NewMemory()
+	e := durable.NewEngine(store)
+	var c counter
+	sg := fanSaga(&c, func(context.Context, string) error { return nil })
+	d, err := durable.Register(e, sg)
+	is.NoErr(err)
+	_, err = store.LoadPlan(context.Background(), sg.Plan().Fingerprint())
+	is.True(errors.Is(err, journal.ErrNotFound)) // nothing before a run
+	_, err = d.Run(saga.WithRunID(context.Background(), "fan-p"), &Trip{})
+	is.NoErr(err)
+	p, err := store.LoadPlan(context.Background(), mustLoad(t, store, "fan-p").Fingerprint)
+	is.NoErr(err)
+	is.Equal(p.Saga, "fan")
+	is.Equal(len(p.Steps), 4)
+	is.Equal(p.Steps[3], journal.PlanStep{Name: "confirm", Kind: "compensatable", After: []string{"flight", "hotel"}})
+}

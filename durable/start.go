@@ -31,6 +31,7 @@ func (d *Definition[S]) Start(ctx context.Context, st *S) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("durable: saga %q: state not journaled, run not started: %w", d.name(), err)
 	}
+	d.recordPlan(ctx)
 	now := time.Now()
 	id := saga.ChosenRunID(ctx)
 	if id == "" {

@@ -20,7 +20,7 @@ import (
 // without a monotonic reading; an [Entry] with a zero At gets the current
 // time. It implements [Waker], so that workers sharing it (engines in one
 // process) learn of pending runs, requests, released leases and woken
-// runs at once, and [Signaler].
+// runs at once, [Signaler] and [Planner].
 // The zero Memory is not usable: call [NewMemory].
 type Memory struct {
 	now func() time.Time
@@ -30,6 +30,7 @@ type Memory struct {
 	closed  bool
 	wake    Broadcast
 	signals int64 // the last Signal.ID
+	plans   map[string]Plan
 }
 
 type memRun struct {
@@ -47,6 +48,7 @@ type memSignal struct {
 var (
 	_ Store    = (*Memory)(nil)
 	_ Signaler = (*Memory)(nil)
+	_ Planner  = (*Memory)(nil)
 )
 
 // NewMemory returns an empty in-memory store.
@@ -61,6 +63,8 @@ var (
 	errEmptyOwner = errors.New("journal: empty lease owner")
 	errEmptyVerb  = errors.New("journal: request without a verb")
 	errBadTTL     = errors.New("journal: lease duration must be positive")
+
+	errEmptyFingerprint = errors.New("journal: plan without a fingerprint")
 )
 
 // Create implements [Store.Create].
@@ -479,6 +483,54 @@ func (m *Memory) Signals(ctx context.Context, runID string) ([]Signal, error) {
 		}
 	}
 	return out, nil
+}
+
+// SavePlan implements [Planner.SavePlan].
+func (m *Memory) SavePlan(ctx context.Context, p Plan) error {
+	if p.Fingerprint == "" {
+		return errEmptyFingerprint
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if _, ok := m.plans[p.Fingerprint]; ok {
+		return nil
+	}
+	if m.plans == nil {
+		m.plans = make(map[string]Plan)
+	}
+	m.plans[p.Fingerprint] = copyPlan(p)
+	return nil
+}
+
+// LoadPlan implements [Planner.LoadPlan].
+func (m *Memory) LoadPlan(ctx context.Context, fingerprint string) (Plan, error) {
+	if err := ctx.Err(); err != nil {
+		return Plan{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return Plan{}, ErrClosed
+	}
+	p, ok := m.plans[fingerprint]
+	if !ok {
+		return Plan{}, fmt.Errorf("%w: no plan of fingerprint %q", ErrNotFound, fingerprint)
+	}
+	return copyPlan(p), nil
+}
+
+func copyPlan(p Plan) Plan {
+	p.Steps = slices.Clone(p.Steps)
+	for i := range p.Steps {
+		p.Steps[i].After = slices.Clone(p.Steps[i].After)
+	}
+	return p
 }
 
 // Close implements [Store.Close]: it drops every journal.

@@ -68,6 +68,7 @@ var cases = []testCase{
 	{"WaitSignalFirst", testWaitSignalFirst},
 	{"WaitDeadline", testWaitDeadline},
 	{"SignalRefused", testSignalRefused},
+	{"Plans", testPlans},
 	{"Close", testClose},
 	{"ConcurrentAppends", testConcurrentAppends},
 }
