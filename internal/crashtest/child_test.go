@@ -35,6 +35,9 @@ type plan struct {
 	// Phase is what the child does: "" runs the orders; pausePhase and
 	// resumePhase are the two processes of the pause scenarios.
 	Phase phase
+	// Saga is the saga whose runs the child makes: "" the orders, or
+	// fanoutSaga the trips (fanout_test.go).
+	Saga string
 }
 
 func (p plan) journal() string { return filepath.Join(p.Dir, "journal.db") }
@@ -172,6 +175,9 @@ func TestChild(t *testing.T) {
 		pauseChild(ctx, t, p, store, l)
 	case resumePhase:
 		resumeChild(ctx, t, p, store, l)
+	}
+	if p.Saga == fanoutSaga {
+		fanoutChild(ctx, t, p, store, l)
 	}
 	k := newKiller(p.Kill)
 	engine := durable.NewEngine(crashingStore{store, k}, durable.WithOwner(childOwner))

@@ -248,9 +248,11 @@ func runChildToEnd(t *testing.T, p plan) {
 }
 
 // execChild runs the test binary as the child of plan p and returns how
-// it ended and what it printed.
+// it ended and what it printed, once nothing more of it can land in the
+// journal (settleChild).
 func execChild(t *testing.T, p plan) (syscall.WaitStatus, string, error) {
 	t.Helper()
+	p.Store = childStore(p.Store)
 	env, err := json.Marshal(p)
 	if err != nil {
 		t.Fatal(err)
@@ -267,5 +269,6 @@ func execChild(t *testing.T, p plan) (syscall.WaitStatus, string, error) {
 	if !ok {
 		t.Fatalf("the child's wait status is a %T", cmd.ProcessState.Sys())
 	}
+	settleChild(t, p.Store)
 	return ws, out.String(), err
 }

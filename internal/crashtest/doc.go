@@ -58,8 +58,9 @@
 // # On every fleet store
 //
 // Every scenario of TestCrashBeforeWrite, TestCrashAfterWrite,
-// TestCrashInStep, TestCrashInCompensation, TestCrashAtRandom and
-// TestCrashDuringResume runs once per fleet store (fleetstore_test.go), in
+// TestCrashInStep, TestCrashInCompensation, TestCrashAtRandom,
+// TestCrashDuringResume and the fan-out tests (see "Fan-out" below) runs
+// once per fleet store (fleetstore_test.go), in
 // a subtest named by its kind: sqlite always, and postgres when
 // SAGAKIT_POSTGRES_DSN names a database (with SAGAKIT_REQUIRE_POSTGRES=1,
 // as in CI, a missing DSN fails them), e.g.
@@ -71,10 +72,96 @@
 // (openFleetStoreWithClock). On PostgreSQL, the children's leases are on
 // the database's clock and the parent's store reads the test's
 // (postgres.WithNow): an hour's lead covers any skew between the two short
-// of an hour. The checks are the same on both, and the ledger and the flag
+// of an hour. The server still carries out a statement a child sent just
+// before it died, its last commit above all, and notices the death only
+// when it answers: the child's connections carry an application_name of
+// their own, and the parent reads the journal once none of them is left
+// (settleChild). The checks are the same on both, and the ledger and the flag
 // file stay files. TestCrashAtRandom tries its 8 seeds on both, under the
 // race detector too (the PostgreSQL scenarios take about half a second
 // each, and the package stays well under 100 s under -race on two cores).
+//
+// # Fan-out
+//
+// The fan-out tests (fanout_test.go, fanout_check_test.go) crash a graph
+// saga: debit, then flight, hotel and car at once (saga.After), then
+// confirm once all three have succeeded. car is not idempotent; the other
+// steps are. The child, told so by plan.Saga, runs six trips as it runs
+// the orders (two one after the other, then four at once): three succeed,
+// two fail at hotel (so that flight's and car's compensations run at
+// once, then debit's) and one at confirm (the three siblings'
+// compensations at once). Each step runs on a fork of the state and adds
+// its idempotency key to a Cell in it.
+//
+// In the child the siblings are paced so that several are always in
+// flight when the kill comes, whatever the machine's speed: each waits
+// until all three have started; flight and hotel wait until car's end is
+// journaled (the child's store tells them), then take their effect and
+// wait for each other; sibling compensations wait until all of them have
+// started, then for each other to have undone their effects. A sibling
+// arrives at a meeting only after its own kill point, so that one killed
+// in its middle holds the others in theirs; a meeting that does not
+// happen within 20 seconds ends the child with an exit code of its own.
+// The kill points are those of the orders:
+//
+//   - TestFanoutCrashAtWrite: before, and after, each journal write of
+//     trip-4 (hotel fails), by index from 1 to 14. The run writes 12
+//     times as a rule, but steps' ends go out with later writes or on
+//     their own, and concurrent starts and ends share writes or not, as
+//     they come: a point past the run's last write is not reached, and
+//     the child must then exit without a crash (up to the 9th write, the
+//     fewest the run can make, it must die), and the trips are checked
+//     all the same. With PostgreSQL, each point runs once per store,
+//     under one crash policy on SQLite and the other on PostgreSQL, so
+//     that every point runs on both stores and under both policies; on
+//     SQLite alone, under both.
+//   - TestFanoutCrashInStep: in car's middle while flight and hotel wait
+//     for it (three steps of unknown outcome, one not idempotent: the
+//     trip is compensated under either policy); in flight's middle, after
+//     car ended, while hotel runs (both idempotent: under
+//     ResumeAfterCrash, both run again under their keys and the trip
+//     succeeds); the same in trip-4, whose hotel then fails again.
+//   - TestFanoutCrashInCompensation: in flight's compensation while car's
+//     runs, in hotel's while flight's and car's run (trip-6, confirm
+//     failed), and in debit's once theirs have ended.
+//   - TestFanoutCrashAtRandom: at a point chosen by a seed among all the
+//     child passes (2 seeds).
+//
+// The scenarios with a known point also check what the journal showed of
+// the run at the crash (its status, the steps and compensations started
+// and not ended) and what it ended as. Recovery and the checks are the
+// orders', for every trip (checkTrip): each trip ends succeeded (every
+// step took effect once, under its first execution's key) or compensated
+// (every effect undone, once), as its journal at the crash and the policy
+// say — under ResumeAfterCrash, a running trip is compensated if one of
+// its steps of unknown outcome is not idempotent, or if it is meant to
+// fail; nothing was undone that never took effect; no step ran as a
+// second execution; and every snapshot in the journal holds exactly the
+// keys of the steps journaled as succeeded before it, across the crash,
+// and the header's state is the newest snapshot once the trip has ended.
+// The ledger's lines agree, in order: a step took effect only after the
+// steps it runs after took theirs, and was undone only after the steps
+// that depend on it were. Every action and compensation also writes its
+// begin and end to a trace, a file the child and then the parent append
+// to; checkTrace reads it in order: the child's lines all come before
+// recovery's, and no step (or compensation) of a trip is executed twice
+// at once; a step begins only after the steps it runs after ended with
+// success; a step's compensation begins only after the compensations of
+// the steps that depend on it ended (the last execution of each that
+// began before it: a compensation the child died in is run again by
+// recovery before); and recovery executes nothing the journal at the
+// crash showed ended.
+//
+// A graph run journals a step's failure in a write of its own, before the
+// write that starts compensating: a process that dies in between leaves a
+// running run whose journal holds the failure, which recovery must carry
+// on (compensate) without running the failed step again. The kills at
+// writes of trip-4 reach that window (hotel failed, compensation not
+// started), and the random ones may in any trip that fails.
+//
+// The 88 fan-out tests (56 at writes, 12 in steps, 12 in compensations,
+// 8 at random) run three at a time per store, more than -parallel: each
+// mostly waits for the child's fsyncs and for the database.
 //
 // # A backlog of runs no worker can drive
 //

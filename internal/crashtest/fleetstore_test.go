@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -43,6 +44,10 @@ type fleetStore struct {
 	Kind   string
 	Path   string // sqliteStore: the file
 	Schema string // postgresStore: this test's schema (the DSN comes from postgresDSNEnv)
+	// App is the application_name of a process's connections to
+	// PostgreSQL, "" for the default: execChild names its child's, to
+	// wait until they are gone (see settleChild).
+	App string
 }
 
 func (s fleetStore) String() string {
@@ -147,6 +152,9 @@ func openFleetStoreWithClock(ctx context.Context, s fleetStore, now func() time.
 		if dsn == "" {
 			return nil, fmt.Errorf("crashtest: %s is not set", postgresDSNEnv)
 		}
+		if s.App != "" {
+			dsn = withApp(dsn, s.App)
+		}
 		opts := []postgres.Option{postgres.WithSchema(s.Schema)}
 		if now != nil {
 			opts = append(opts, postgres.WithNow(now))
@@ -154,6 +162,57 @@ func openFleetStoreWithClock(ctx context.Context, s fleetStore, now func() time.
 		return postgres.Open(ctx, dsn, opts...)
 	}
 	return nil, fmt.Errorf("crashtest: unknown fleet store %q", s.Kind)
+}
+
+// withApp adds application_name app to dsn, a URL or key=value pairs.
+func withApp(dsn, app string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		q := u.Query()
+		q.Set("application_name", app)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " application_name=" + app
+}
+
+// childStore returns s with its connections to PostgreSQL named for a
+// child process (s itself on SQLite).
+func childStore(s fleetStore) fleetStore {
+	if s.Kind == postgresStore && s.App == "" {
+		s.App = s.Schema + "_child"
+	}
+	return s
+}
+
+// settleChild returns once a child that has ended, on s (see childStore),
+// has no connection left to PostgreSQL. A statement it sent before it
+// died, a commit above all, is still carried out by the server, which
+// notices the death only when it answers: until the child's backends
+// have ended, its last write may land in the journal after the parent has
+// read it as the crash left it. On SQLite, the child's transactions end
+// with it.
+func settleChild(t *testing.T, s fleetStore) {
+	t.Helper()
+	if s.Kind != postgresStore || s.App == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, os.Getenv(postgresDSNEnv))
+	if err != nil {
+		t.Fatalf("settle the child: %v", err)
+	}
+	defer conn.Close(ctx)
+	for {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", s.App).Scan(&n); err != nil {
+			t.Fatalf("settle the child: %v", err)
+		}
+		if n == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // recordStore wraps s in a recordingStore logging to ev, which also logs
