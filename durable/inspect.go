@@ -10,9 +10,11 @@ import (
 )
 
 // View is what the journal knows of a run: its header, its entries, and a
-// report rebuilt from them (steps in the order the journal first names
-// them, with their status, attempts, times and errors; steps that never
-// started are not in the journal, so not in the report).
+// report rebuilt from them: every step of the run's plan, in declaration
+// order, with its status (pending if it never started), attempts, times
+// and errors. When the store keeps no plan for the run (see
+// [journal.Planner]), the report holds only the steps the journal names,
+// in the order it first names them.
 type View struct {
 	Run     journal.Run
 	Entries []journal.Entry
@@ -36,6 +38,14 @@ func Inspect(ctx context.Context, store journal.Store, runID string) (*View, err
 		rep.Err = errors.New(run.Error)
 	}
 	index := map[string]int{}
+	if pl, ok := store.(journal.Planner); ok {
+		if p, err := pl.LoadPlan(ctx, run.Fingerprint); err == nil {
+			for _, s := range p.Steps {
+				index[s.Name] = len(rep.Steps)
+				rep.Steps = append(rep.Steps, saga.StepReport{Name: s.Name, Status: saga.StepPending})
+			}
+		}
+	}
 	for _, e := range entries {
 		if e.Step == "" {
 			continue

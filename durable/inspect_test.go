@@ -56,3 +56,20 @@ func TestPlanRecorded(t *testing.T) {
 	is.Equal(len(p.Steps), 4)
 	is.Equal(p.Steps[3], journal.PlanStep{Name: "confirm", Kind: "compensatable", After: []string{"flight", "hotel"}})
 }
+
+// Inspect lists the steps that never started as pending, in declaration
+// order, as the in-memory report does.
+func TestInspectListsPendingSteps(t *testing.T) {
+	is := is.New(t)
+	s := newShop(t)
+	_, err := s.d.Run(saga.WithRunID(context.Background(), "order-9"), &Shop{})
+	is.True(errors.Is(err, durable.ErrWaiting))
+	view, err := durable.Inspect(context.Background(), s.store, "order-9")
+	is.NoErr(err)
+	var names []string
+	for _, st := range view.Report.Steps {
+		names = append(names, st.Name+" "+st.Status.String())
+	}
+	is.Equal(names, []string{"reserve succeeded", "pay running", "ship pending"})
+	is.True(!strings.Contains(view.Report.String(), "ended:"))
+}

@@ -20,15 +20,26 @@ import (
 //	charge   failed       1         3ms    8ms   card declined
 //	ship     pending      0         -      -     -
 //
-// Times are offsets from the run's start.
+// Times are offsets from the run's start. A run still running has no
+// "ended" line, and its header tells how long it has run so far (up to
+// the report's End, when set: a report rebuilt from a journal sets it to
+// the run's last activity).
 func (r *Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "saga %q run %s %s in %v\n", r.Saga, r.RunID, r.Status, r.Duration().Round(time.Microsecond))
+	d := r.Duration().Round(time.Microsecond)
+	if r.Status == StatusRunning {
+		fmt.Fprintf(&b, "saga %q run %s running for %v\n", r.Saga, r.RunID, d)
+	} else {
+		fmt.Fprintf(&b, "saga %q run %s %s in %v\n", r.Saga, r.RunID, r.Status, d)
+	}
 	if r.Err != nil {
 		fmt.Fprintf(&b, "error:    %v\n", r.Err)
 	}
 	fmt.Fprintf(&b, "started:  %s\n", stamp(r.Start))
-	fmt.Fprintf(&b, "ended:    %s\n\n", stamp(r.End))
+	if r.Status != StatusRunning {
+		fmt.Fprintf(&b, "ended:    %s\n", stamp(r.End))
+	}
+	b.WriteString("\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tSTATUS\tATTEMPTS\tAT\tTOOK\tERROR\tCOMPENSATION")
 	for i := range r.Steps {

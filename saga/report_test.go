@@ -128,3 +128,14 @@ func TestStatusText(t *testing.T) {
 	is.True(err != nil)
 	is.True(strings.HasPrefix(err.Error(), "saga: unknown status"))
 }
+
+// A run still running has no "ended" line, and its header says so.
+func TestStringRunning(t *testing.T) {
+	is := is.New(t)
+	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	rep := saga.Report{Saga: "order", RunID: "r-1", Status: saga.StatusRunning, Start: start, End: start.Add(5 * time.Millisecond),
+		Steps: []saga.StepReport{{Name: "reserve", Status: saga.StepRunning, Start: start}}}
+	out := rep.String()
+	is.True(strings.HasPrefix(out, `saga "order" run r-1 running for 5ms`))
+	is.True(!strings.Contains(out, "ended:"))
+}

@@ -37,7 +37,7 @@ func TestStory(t *testing.T) {
 		"worker: install_os: debian-13 on disk-3 of acct-7 (key provision-1/install_os/1)",
 		"worker: install_os: killed (SIGKILL) before the step returns",
 		"The worker died: signal: killed.",
-		`saga "provision_vm" run provision-1 running in`,
+		`saga "provision_vm" run provision-1 running for`,
 		`state:    {"account":"acct-7","disk":"disk-3 of acct-7"}`,
 		"lease:    held by worker,",
 		"create_account succeeded: recovery takes its result from the journal and does not run it again.",
