@@ -84,8 +84,8 @@ func Register[S any](e *Engine, sg *saga.Saga[S], opts ...DefOption) (*Definitio
 	if e == nil {
 		return nil, errors.New("durable: nil Engine")
 	}
-	if sg == nil {
-		return nil, errors.New("durable: nil Saga")
+	if sg == nil || sg.Plan() == nil {
+		return nil, errors.New("durable: Saga not built (make one with saga.New[S]()…Build())")
 	}
 	var cfg defConfig
 	for _, o := range opts {

@@ -155,7 +155,7 @@ func (e *Engine) driveHeld(ctx context.Context, c claim, runID string) (*saga.Re
 		slog.String("status", string(run.Status)), slog.String("request", string(run.Request.Verb)))
 	if req := run.Request; req.Verb != "" {
 		if run.Status.Final() {
-			why := fmt.Errorf("%w: run %s is %s", journal.ErrFinal, run.ID, run.Status)
+			why := fmt.Errorf("%w: run %s %s", journal.ErrFinal, run.ID, run.Status.Phrase())
 			return nil, errors.Join(why, e.store.Append(sctx, run.ID, e.owner, journal.Update{ClearRequest: true}, refusal(req, why)))
 		}
 		if req.Verb == journal.Resolve || req.Verb == journal.Abandon {

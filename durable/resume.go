@@ -59,7 +59,7 @@ func (d *Definition[S]) drive(ctx context.Context, c claim, run journal.Run, ent
 	case journal.Waiting: // a signal or the deadline woke it
 		return r.woken(h, run.Wait)
 	}
-	err = fmt.Errorf("%w: run %s is %s and has no request", ErrBadRequest, run.ID, run.Status)
+	err = fmt.Errorf("%w: run %s %s and has no request", ErrBadRequest, run.ID, run.Status.Phrase())
 	r.x.Halt(err)
 	_, _ = r.x.Finish()
 	return nil, err

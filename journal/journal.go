@@ -44,6 +44,26 @@ const (
 // Unfinished reports whether a worker still has to drive a run in s.
 func (s Status) Unfinished() bool { return s == Pending || s == Running || s == Compensating }
 
+// Phrase says s of a run, for messages: "run r-1 has succeeded", "run r-1
+// is paused".
+func (s Status) Phrase() string {
+	switch s {
+	case Succeeded:
+		return "has succeeded"
+	case Compensated:
+		return "has been compensated"
+	case CompensationFailed:
+		return "has failed to compensate"
+	case Failed:
+		return "has failed"
+	case Resolved:
+		return "was resolved"
+	case Abandoned:
+		return "was abandoned"
+	}
+	return "is " + string(s)
+}
+
 // Final reports whether a run in s is over for good: no request moves it.
 func (s Status) Final() bool {
 	switch s {

@@ -406,7 +406,7 @@ func (m *Memory) Request(ctx context.Context, runID string, req Request) error {
 		return fmt.Errorf("%w: %q", ErrNotFound, runID)
 	}
 	if r.run.Status.Final() {
-		return fmt.Errorf("%w: run %q is %s", ErrFinal, runID, r.run.Status)
+		return fmt.Errorf("%w: run %q %s", ErrFinal, runID, r.run.Status.Phrase())
 	}
 	if p := r.run.Request; p.Verb != "" {
 		return fmt.Errorf("%w: run %q has %s pending", ErrPending, runID, p.Verb)
@@ -445,7 +445,7 @@ func (m *Memory) Signal(ctx context.Context, runID string, sig Signal) (bool, er
 		}
 	}
 	if r.run.Status.Final() {
-		return false, fmt.Errorf("%w: run %q is %s", ErrFinal, runID, r.run.Status)
+		return false, fmt.Errorf("%w: run %q %s", ErrFinal, runID, r.run.Status.Phrase())
 	}
 	now := utc(m.now())
 	m.signals++

@@ -53,6 +53,7 @@ type Execution[S any] struct {
 // generated. When state is nil, Start returns [ErrNilState] and an
 // Execution that has already finished: return its Report.
 func (sg *Saga[S]) Start(ctx context.Context, state *S) (*Execution[S], error) {
+	sg.mustBeBuilt()
 	x := &Execution[S]{sg: sg, state: state, first: -1}
 	now := time.Now()
 	id := ChosenRunID(ctx)

@@ -3,6 +3,7 @@ package saga_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -274,4 +275,22 @@ func TestChosenRunID(t *testing.T) {
 	}, nil).Build()
 	_, err := sg.Run(ctx, &trip{})
 	is.NoErr(err)
+}
+
+// A Saga that Build did not make panics with a message of this package,
+// not a nil dereference.
+func TestZeroSagaPanics(t *testing.T) {
+	is := is.New(t)
+	for _, sg := range []*saga.Saga[int]{nil, new(saga.Saga[int])} {
+		func() {
+			defer func() {
+				v := recover()
+				s, ok := v.(string)
+				is.True(ok)
+				is.True(strings.HasPrefix(s, "saga: "))
+			}()
+			x := 1
+			_, _ = sg.Run(context.Background(), &x)
+		}()
+	}
 }

@@ -98,6 +98,14 @@ func (sg *Saga[S]) Name() string { return sg.name }
 // dependencies, order and fingerprint.
 func (sg *Saga[S]) Plan() *builder.Plan { return sg.plan }
 
+// mustBeBuilt panics on a Saga that Build did not make (a nil pointer or
+// the zero Saga): misuse, caught where it happens with a clear message.
+func (sg *Saga[S]) mustBeBuilt() {
+	if sg == nil || sg.plan == nil {
+		panic("saga: Saga not built: make one with saga.New[S]()…Build()")
+	}
+}
+
 // Idempotent reports whether step i (in declaration order) was declared
 // [Idempotent].
 func (sg *Saga[S]) Idempotent(i int) bool { return sg.steps[i].idempotent }
