@@ -121,3 +121,36 @@ func TestRetriableNeverCompensated(t *testing.T) {
 		is.Equal(a.Status, saga.StepNotCompensated)
 	})
 }
+
+// How a step's error wraps when its retries give up: after one attempt,
+// the attempt's own error; after several, the *retry.Error; errors.Is
+// reaches the action's error either way (see Retry's documentation).
+func TestRetryErrorWrapping(t *testing.T) {
+	synctest.Test(t, testRetryErrorWrapping)
+}
+
+func testRetryErrorWrapping(t *testing.T) {
+	is := is.New(t)
+	errCard := errors.New("card declined")
+	run := func(fail func(int) error) (error, saga.StepReport) {
+		n := 0
+		sg := saga.New[struct{}]().
+			Step("charge", func(context.Context, *struct{}) error { n++; return fail(n) }, nil,
+				saga.Retry(retry.Policy{MaxAttempts: 3})).
+			Build()
+		rep, err := sg.Run(context.Background(), &struct{}{})
+		s, _ := rep.Step("charge")
+		return err, s
+	}
+	err, s := run(func(int) error { return retry.Permanent(errCard) })
+	is.True(errors.Is(err, errCard))
+	var re *retry.Error
+	is.True(!errors.As(err, &re)) // one attempt: the attempt's error itself
+	is.Equal(s.Attempts, 1)
+
+	err, s = run(func(int) error { return errCard })
+	is.True(errors.Is(err, errCard))
+	is.True(errors.As(err, &re)) // several: the retry's error
+	is.Equal(re.Reason, retry.Exhausted)
+	is.Equal(s.Attempts, 3)
+}

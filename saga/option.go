@@ -39,6 +39,16 @@ func CompensationTimeout(d time.Duration) StepOption {
 // Retry retries the step's action under p. A per-step [Timeout] bounds
 // each attempt unless p sets its own AttemptTimeout. The report counts
 // every attempt.
+//
+// The step's error, when the retries give up: after more than one
+// attempt, the [*retry.Error] (errors.As reaches it; its Reason says why:
+// exhausted, unretryable, deadline, canceled), which unwraps to the last
+// attempt's error; after a single attempt (the first failed with an
+// error marked [retry.Permanent], or the policy allows one attempt), the
+// attempt's error itself, since "gave up after 1 attempt" tells nothing
+// the report does not. Either way errors.Is reaches the action's own
+// error, and StepReport.Attempts says how many attempts were made. The
+// same holds for compensations and [CompensationRetry].
 func Retry(p retry.Policy) StepOption {
 	return func(s *stepDef) { s.retry = &p }
 }
