@@ -57,7 +57,7 @@ func WithCodec[S any](c state.Codec[S]) DefOption {
 }
 
 // PauseOnFailure makes a failed run stop with status paused instead of
-// compensating, as resumable_transaction does: a person inspects it,
+// compensating: a person inspects it,
 // fixes the cause, and resumes it from the failed step (or asks for
 // compensation).
 func PauseOnFailure() DefOption {

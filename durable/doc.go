@@ -48,7 +48,7 @@
 // # Pause, inspect, resume
 //
 // With [PauseOnFailure], a failed run stops with status paused instead of
-// compensating, as resumable_transaction does. The journal holds its
+// compensating, for a person to finish. The journal holds its
 // state, error, and every step with its timing ([Inspect] reads it as a
 // [saga.Report]). After fixing the cause, an operator calls
 // [Engine.Resume] (the failed step runs again, then the rest),

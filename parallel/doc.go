@@ -5,8 +5,8 @@
 //
 // A saga's steps form a graph: [saga.After] declares that a step runs
 // after others. [Run] starts every step whose dependencies are done, so
-// steps with no dependencies all start at once from the same state (as in
-// talepy's concurrent mode), and a step starts as soon as the last of its
+// steps with no dependencies all start at once from the same state, and
+// a step starts as soon as the last of its
 // dependencies succeeds. [Limit] caps how many run at a time. The same
 // Saga run by [saga.Saga.Run] runs one step at a time in plan order: a
 // definition does not change with its runner.
