@@ -5,11 +5,12 @@
 //
 // # Model
 //
-// A schema of its own (see [WithSchema]; "sagakit" by default) holds three
+// A schema of its own (see [WithSchema]; "sagakit" by default) holds four
 // tables: runs, one row per run header, with its lease (owner and expiry),
 // its pending request, what it waits for and the Seq of its last entry;
-// entries, each run's journal keyed by run ID and Seq; and signals, the
-// events sent to runs (see Waiting runs and signals). When Create, Append
+// entries, each run's journal keyed by run ID and Seq; signals, the
+// events sent to runs (see Waiting runs and signals); and plans, the
+// plans of saga definitions (see Plans). When Create, Append
 // or Signal returns nil, the transaction that wrote it has committed:
 // with the server's default synchronous_commit=on it is on the server's
 // disk, and survives a crash of the worker, of the server, or of the
@@ -125,6 +126,19 @@
 // sees the other. An Append that sets no wait and consumes nothing
 // remains one statement.
 //
+// # Plans
+//
+// A Store is a [journal.Planner]. The plans table keeps one row per
+// definition fingerprint: the saga's name and its steps, in declaration
+// order, as jsonb that tools can query without this package:
+// [{"name": ..., "kind": ..., "after": [...]}], "after" listing the steps
+// a step runs after ([] for none). SavePlan is one INSERT ... ON CONFLICT
+// DO NOTHING, straight on the pool rather than through the writers (a
+// definition saves its plan once): the first plan saved under a
+// fingerprint stays, and stores saving one at once all succeed. LoadPlan
+// is one query, and fails with [journal.ErrNotFound], wrapped, for a
+// fingerprint without a plan.
+//
 // # Wake-ups
 //
 // A Store is a [journal.Waker]. Create of a run without a lease that
@@ -148,7 +162,7 @@
 // schema up to date. A schema of an older version is migrated in place,
 // its runs kept: version 2 added the columns of waiting runs (empty for
 // the runs already there), the signals table and the indexes Claim
-// reads. A store opening a schema written by a newer version
+// reads; version 3, the plans table. A store opening a schema written by a newer version
 // of this package fails with an error saying so rather than guess. A role
 // that may not create schemas can open one that is up to date. The store
 // needs PostgreSQL 14 or newer.

@@ -96,6 +96,15 @@ CREATE INDEX runs_claim ON {schema}.runs (created, id)
 CREATE INDEX runs_wait_until ON {schema}.runs (wait_until)
 	WHERE status = 'waiting' AND wait_until <> 0;
 `,
+	// 3: plans, one per definition fingerprint (journal.Planner), kept
+	// once: a fingerprint names one plan.
+	`
+CREATE TABLE {schema}.plans (
+	fingerprint text  NOT NULL PRIMARY KEY,
+	saga        text  NOT NULL,
+	steps       jsonb NOT NULL -- [{"name", "kind", "after": [names]}], in declaration order
+);
+`,
 }
 
 // minServerVersion is the oldest PostgreSQL the store runs on: 14, whose

@@ -25,7 +25,7 @@ func TestMigrateNewSchema(t *testing.T) {
 	version := query[int](t, `SELECT max(version) FROM `+pgx.Identifier{schema, "sagakit_migrations"}.Sanitize())
 	is.Equal(version, postgres.SchemaVersion)
 	tables := query[[]string](t, `SELECT array_agg(tablename::text ORDER BY tablename) FROM pg_tables WHERE schemaname = $1`, schema)
-	is.Equal(tables, []string{"entries", "runs", "sagakit_migrations", "signals"})
+	is.Equal(tables, []string{"entries", "plans", "runs", "sagakit_migrations", "signals"})
 }
 
 // TestReopen: a store opened again on its schema finds its runs, and

@@ -296,6 +296,7 @@ type statements struct {
 	create, append, appendWait, woken, request, claim, acquire, acquireOwner, renew, release string
 	signal, wake                                                                             string
 	loadRun, loadEntries, list, signals                                                      string
+	savePlan, loadPlan                                                                       string
 }
 
 func newStatements(schema string) *statements {
@@ -317,6 +318,8 @@ func newStatements(schema string) *statements {
 		loadEntries:  x(loadEntriesSQL),
 		list:         x(listSQL),
 		signals:      x(signalsSQL),
+		savePlan:     x(savePlanSQL),
+		loadPlan:     x(loadPlanSQL),
 	}
 }
 

@@ -3,24 +3,25 @@
 //
 // # Model
 //
-// The file holds three tables: runs, one row per run header (with its
+// The file holds four tables: runs, one row per run header (with its
 // lease owner and expiry, its pending request and what it waits for),
-// entries, each run's journal keyed by run ID and sequence number, and
-// signals, the events sent to runs. The database is in WAL mode with
+// entries, each run's journal keyed by run ID and sequence number,
+// signals, the events sent to runs, and plans, the plans of saga
+// definitions (see Plans). The database is in WAL mode with
 // synchronous=FULL: when Create or Append returns nil, the write is in
 // the log and the log is on disk, so it survives a crash of the process
 // or of the machine.
 //
 // One writer goroutine owns the only write connection. Writing calls
-// (Create, Append, Claim, Acquire, Renew, Release, Request, Signal)
-// queue their operation and wait; the writer takes everything queued, up
-// to a batch size, runs it in one transaction and commits once, then
-// answers each caller with its own result. Callers that write at the
+// (Create, Append, Claim, Acquire, Renew, Release, Request, Signal,
+// SavePlan) queue their operation and wait; the writer takes everything
+// queued, up to a batch size, runs it in one transaction and commits
+// once, then answers each caller with its own result. Callers that write at the
 // same time thus share one fsync (group commit), and a call that fails
 // its check (a lost lease, an unknown run) fails alone while the rest of
 // its batch commits.
-// Load, List and Signals read on a separate read-only pool, beside the
-// writer.
+// Load, List, Signals and LoadPlan read on a separate read-only pool,
+// beside the writer.
 //
 // Times are stored as Unix nanoseconds in UTC and come back exactly, in
 // UTC, for the years 1678 to 2262; the zero time is stored as 0. An
@@ -42,11 +43,25 @@
 // (see [Store.Wakeups]); a deadline that passes wakes no one: workers
 // find due runs at their next poll.
 //
+// # Plans
+//
+// The Store implements [journal.Planner]. The plans table keeps one row
+// per definition fingerprint: the saga's name and its steps, in
+// declaration order, as JSON text that tools can read without this
+// package: [{"name": ..., "kind": ..., "after": [...]}], "after" listing
+// the steps a step runs after ([] for none). SavePlan inserts the row
+// through the writer unless the fingerprint has one already (a
+// fingerprint names one plan: the first plan saved stays); LoadPlan
+// reads it on the read pool and fails with [journal.ErrNotFound],
+// wrapped, for a fingerprint without a plan.
+//
 // # Schema
 //
 // The store creates and migrates its schema itself, recording the version
-// in PRAGMA user_version. Opening a file written by a newer version of
-// this package fails with an error saying so, rather than guessing.
+// in PRAGMA user_version. A file of an older version is migrated in
+// place, its runs kept (version 4 added the plans table). Opening a file
+// written by a newer version of this package fails with an error saying
+// so, rather than guessing.
 //
 // # Several processes
 //

@@ -121,6 +121,15 @@ CREATE INDEX runs_claim ON runs (created, id)
 	WHERE status IN ('pending', 'running', 'compensating') OR request_verb <> '' OR wait_woken <> 0;
 CREATE INDEX runs_due ON runs (wait_until) WHERE wait_until <> 0;
 `,
+	// 4: plans, one per definition fingerprint (journal.Planner), kept
+	// once: a fingerprint names one plan.
+	`
+CREATE TABLE plans (
+	fingerprint TEXT NOT NULL PRIMARY KEY,
+	saga        TEXT NOT NULL,
+	steps       TEXT NOT NULL -- JSON: [{"name", "kind", "after": [names]}], in declaration order
+) WITHOUT ROWID;
+`,
 }
 
 // migrate brings the database on conn to the latest schema version. It
