@@ -30,6 +30,12 @@ var rules = map[string][]string{
 	"journal/postgres":  {"journal", "internal/nanotime"},
 	"durable":           {"saga", "builder", "retry", "state", "journal", "internal/runid", "internal/graph"},
 	"sagatest":          {"saga", "durable", "journal", "state", "builder", "retry", "internal/runid"},
+	// The read models the CLI and a dashboard share: they read a journal,
+	// and never import a package of the CLI or the dashboard.
+	"runview": {"journal", "builder", "saga", "durable"},
+	// The CLI records requests and reads views; it does not import
+	// durable, so it cannot drive a run (it never runs saga code).
+	"cmd/sagactl": {"runview", "journal", "journal/sqlite", "journal/postgres", "builder"},
 }
 
 // core packages may import only the standard library, golang.org/x/sync
