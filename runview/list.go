@@ -77,8 +77,8 @@ func row(h journal.Run, entries []journal.Entry, now time.Time) Row {
 		r.Ended = time.Time{} // it ended once, and goes on
 	}
 	last := h.Updated
-	if n := len(entries); n > 0 {
-		r.Started, last = entries[0].At, entries[n-1].At
+	if len(entries) > 0 {
+		r.Started, last = entries[0].At, lastOwn(entries, last)
 	}
 	end := r.Ended
 	if end.IsZero() {

@@ -32,7 +32,8 @@ type Run struct {
 	// LastActivity is the time of the run's newest journal entry.
 	LastActivity time.Time `json:"last_activity"`
 	// ElapsedMS is how long the run took, or has taken up to its last
-	// activity, in milliseconds.
+	// entry (an operator's request recorded since aside), in
+	// milliseconds.
 	ElapsedMS float64 `json:"elapsed_ms"`
 	// Lease is who drives the run now; nil when no one does.
 	Lease *Lease `json:"lease,omitempty"`
@@ -233,7 +234,7 @@ func build(v *durable.View, plan *builder.Plan, sigs []journal.Signal, o Options
 	}
 	end := r.Ended
 	if end.IsZero() {
-		end = r.LastActivity
+		end = lastOwn(v.Entries, r.LastActivity)
 	}
 	r.ElapsedMS = ms(end.Sub(r.Started))
 	if h.LeaseOwner != "" {
@@ -388,6 +389,17 @@ func steps(r *Run, v *durable.View, plan *builder.Plan) ([]Step, *builder.Plan) 
 		}
 	}
 	return out, plan
+}
+
+// lastOwn returns the time of the newest entry that is not a request
+// recorded on the run, or def.
+func lastOwn(entries []journal.Entry, def time.Time) time.Time {
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].Kind != journal.RequestMade {
+			return entries[i].At
+		}
+	}
+	return def
 }
 
 // notes lists the operators' requests and what became of them.
