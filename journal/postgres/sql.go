@@ -75,7 +75,8 @@ SELECT count(*) FROM run`
 
 // appendSQL appends entries to a run whose lease $3 holds, and applies
 // an Update to its header if $4. It returns whether it did, and whether
-// the run exists.
+// the run exists (which it looks up only if it did not: an index probe
+// saved on every step).
 //
 // One UPDATE checks the lease, changes the header and takes the entries'
 // numbers from the run's last_seq. If another transaction changed the
@@ -140,7 +141,7 @@ func appendStatement(wait bool) string {
 		CASE WHEN e.at = 0 THEN run.now ELSE e.at END
 	FROM run, ` + unnestEntries(13) + `
 )` + consume + `
-SELECT EXISTS (SELECT FROM run), EXISTS (SELECT FROM {schema}.runs WHERE id = $2)`
+SELECT EXISTS (SELECT FROM run), EXISTS (SELECT FROM run) OR EXISTS (SELECT FROM {schema}.runs WHERE id = $2)`
 }
 
 // Waking. A waiting run is woken (wait_woken) once the run has an
@@ -261,14 +262,15 @@ RETURNING ` + headerColumns("n.now")
 )
 
 // renewSQL extends $3's unexpired lease to now plus $4 nanoseconds. It
-// returns whether it did, and whether the run exists.
+// returns whether it did, and whether the run exists (looked up only if
+// it did not).
 const renewSQL = `WITH upd AS (
 	UPDATE {schema}.runs r SET lease_expiry = n.now + $4::bigint
 	FROM (SELECT ` + nowSQL + ` AS now) n
 	WHERE r.id = $2 AND r.lease_owner = $3 AND r.lease_expiry > n.now
 	RETURNING r.id
 )
-SELECT EXISTS (SELECT FROM upd), EXISTS (SELECT FROM {schema}.runs WHERE id = $2)`
+SELECT EXISTS (SELECT FROM upd), EXISTS (SELECT FROM upd) OR EXISTS (SELECT FROM {schema}.runs WHERE id = $2)`
 
 const releaseSQL = `UPDATE {schema}.runs SET lease_owner = '', lease_expiry = 0 WHERE id = $1 AND lease_owner = $2`
 
