@@ -39,6 +39,9 @@ const exitCodesHelp = `Exit codes:
 type exitError struct {
 	code int
 	err  error
+	// printed: stdout holds the outcome, which is printed (a --wait
+	// whose run did not end well); otherwise nothing goes to stdout.
+	printed bool
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
@@ -88,6 +91,9 @@ func run(ctx context.Context, args []string, e env) int {
 		var xe *exitError
 		if errors.As(err, &xe) {
 			code = xe.code
+			if xe.printed {
+				_, _ = e.stdout.Write(out.Bytes())
+			}
 		}
 		msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", " ")
 		fmt.Fprintln(e.stderr, "sagactl: "+msg)

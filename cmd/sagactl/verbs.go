@@ -275,14 +275,8 @@ func (a *app) report(w io.Writer, run journal.Run, v verb, out verbJSON, refusal
 		return nil
 	}
 	// The outcome is printed; the exit code says it was not the goal.
-	return &exitError{code: exitBadState, err: silentError(fmt.Sprintf("run %s %s, not %s", run.ID, run.Status.Phrase(), v.goal))}
+	return &exitError{code: exitBadState, printed: true, err: fmt.Errorf("run %s %s, not %s", run.ID, run.Status.Phrase(), v.goal)}
 }
-
-// silentError is an error already explained on stdout; run still prints
-// its one line on stderr.
-type silentError string
-
-func (e silentError) Error() string { return string(e) }
 
 // progress is the live line --wait shows on a terminal.
 type progress struct {
