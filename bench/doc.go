@@ -59,7 +59,8 @@
 // journal/postgres stopped waiting for the disk on a batch of releases
 // only, one run at a time measured 2,248 steps/s (561-2,723) for sagakit
 // against 1,187 (919-1,429) for DBOS, about 1.9x (9 samples each, later
-// on 2026-12-01, the server less loaded than above). Package durable has
+// on 2026-12-01; the server's fsync was quicker than for the table, whose
+// absolute figures these are not comparable with). Package durable has
 // the fleet's figures: BenchmarkPostgresLone puts a lone run against the
 // same 7 writes in plain pgx, one transaction each, run for run in turn
 // (0.72 of plain pgx's steps/s when the server's fsync is quick, about
