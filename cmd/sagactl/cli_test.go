@@ -175,6 +175,14 @@ func TestBadInput(t *testing.T) {
 	badInput(t, exitUsage, "retry takes a run ID and a step's name", nil, store, "retry", "transfer-3001")
 }
 
+// --wait gives up after --timeout when no worker takes the request,
+// which stays recorded.
+func TestWaitTimeout(t *testing.T) {
+	path, _, _ := freshJournal(t)
+	badInput(t, exitBadState, "gave up after 200ms: no worker has taken the resume request on run transfer-3001 yet",
+		nil, "--store=sqlite:"+path, "resume", "transfer-3001", "--wait", "--timeout", "200ms")
+}
+
 func TestHelpDocumentsExitCodes(t *testing.T) {
 	is := is.New(t)
 	for _, c := range []string{"list", "inspect", "graph", "timeline", "resume", "retry", "compensate", "resolve", "abandon", "signal"} {

@@ -221,10 +221,14 @@ func (a *app) follow(cmd *cobra.Command, id string, seq int64, v verb, out verbJ
 		select {
 		case <-ctx.Done():
 			p.clear()
+			why := "interrupted"
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fail(exitBadState, "run %s %s after %v; the request stays recorded", id, run.Status.Phrase(), timeout)
+				why = "gave up after " + timeout.String()
 			}
-			return fail(exitBadState, "interrupted while run %s %s; the request stays recorded", id, run.Status.Phrase())
+			if run.Request.Verb != "" {
+				return fail(exitBadState, "%s: no worker has taken the %s request on run %s yet; it stays recorded for the next one", why, v.name, id)
+			}
+			return fail(exitBadState, "%s: run %s %s", why, id, run.Status.Phrase())
 		case <-time.After(poll):
 		}
 		poll = min(poll*3/2, time.Second)
