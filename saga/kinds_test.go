@@ -132,7 +132,7 @@ func TestRetryErrorWrapping(t *testing.T) {
 func testRetryErrorWrapping(t *testing.T) {
 	is := is.New(t)
 	errCard := errors.New("card declined")
-	run := func(fail func(int) error) (error, saga.StepReport) {
+	run := func(fail func(int) error) (saga.StepReport, error) {
 		n := 0
 		sg := saga.New[struct{}]().
 			Step("charge", func(context.Context, *struct{}) error { n++; return fail(n) }, nil,
@@ -140,15 +140,15 @@ func testRetryErrorWrapping(t *testing.T) {
 			Build()
 		rep, err := sg.Run(context.Background(), &struct{}{})
 		s, _ := rep.Step("charge")
-		return err, s
+		return s, err
 	}
-	err, s := run(func(int) error { return retry.Permanent(errCard) })
+	s, err := run(func(int) error { return retry.Permanent(errCard) })
 	is.True(errors.Is(err, errCard))
 	var re *retry.Error
 	is.True(!errors.As(err, &re)) // one attempt: the attempt's error itself
 	is.Equal(s.Attempts, 1)
 
-	err, s = run(func(int) error { return errCard })
+	s, err = run(func(int) error { return errCard })
 	is.True(errors.Is(err, errCard))
 	is.True(errors.As(err, &re)) // several: the retry's error
 	is.Equal(re.Reason, retry.Exhausted)
