@@ -11,6 +11,7 @@ import (
 	"github.com/sagakit/sagakit/durable"
 	"github.com/sagakit/sagakit/journal"
 	"github.com/sagakit/sagakit/saga"
+	"github.com/sagakit/sagakit/sagatest"
 )
 
 // idempotentShop is shopSaga with a pay step that may run again: what it
@@ -62,8 +63,8 @@ func TestWaitingRunOutlivesItsWorker(t *testing.T) {
 // consumed once.
 func TestCrashWhileWokenStepRuns(t *testing.T) {
 	is := is.New(t)
-	clk := newClock()
-	store := journal.NewMemory(journal.WithClock(clk.now))
+	var clk sagatest.Clock
+	store := journal.NewMemory(journal.WithClock(clk.Now))
 	var c counter
 	first := durable.NewEngine(store, durable.WithOwner("first"), durable.WithLeaseTTL(ttl))
 	d, _ := durable.Register(first, idempotentShop(&c))
@@ -73,7 +74,8 @@ func TestCrashWhileWokenStepRuns(t *testing.T) {
 
 	// The woken worker journals pay's start (the run marked running),
 	// then dies before pay's end.
-	dying := durable.NewEngine(crashingSignaler{crashAfter(store, 1), store}, durable.WithOwner("dying"), durable.WithLeaseTTL(ttl))
+	crash := sagatest.NewCrashingStore(store).CrashBefore(journal.StepSucceeded, "pay")
+	dying := durable.NewEngine(crash, durable.WithOwner("dying"), durable.WithLeaseTTL(ttl))
 	_, _ = durable.Register(dying, idempotentShop(&c))
 	_, _ = dying.Recover(context.Background(), 0)
 	run := mustLoad(t, store, "o-3")
@@ -83,12 +85,9 @@ func TestCrashWhileWokenStepRuns(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(len(sigs), 1) // not consumed: its consumption goes with the step's end
 
-	clk.advance(2 * ttl)
 	last := durable.NewEngine(store, durable.WithOwner("last"), durable.WithLeaseTTL(ttl))
 	_, _ = durable.Register(last, idempotentShop(&c))
-	n, err := last.Recover(context.Background(), 0)
-	is.NoErr(err)
-	is.Equal(n, 1)
+	is.Equal(sagatest.Recover(t, last, &clk), 1)
 	is.Equal(mustLoad(t, store, "o-3").Status, journal.Succeeded)
 	is.Equal(c.get("paid p-3"), 2) // at least once, the same payload
 	is.Equal(c.get("ship"), 1)
@@ -103,10 +102,4 @@ func TestCrashWhileWokenStepRuns(t *testing.T) {
 		}
 	}
 	is.Equal(ended, 1)
-}
-
-// crashingSignaler is a crashing store that keeps events.
-type crashingSignaler struct {
-	*crashing
-	journal.Signaler
 }

@@ -13,34 +13,44 @@ import (
 	"github.com/sagakit/sagakit/durable"
 	"github.com/sagakit/sagakit/journal"
 	"github.com/sagakit/sagakit/saga"
+	"github.com/sagakit/sagakit/sagatest"
 )
 
 const ttl = 30 * time.Second
 
-// crashRun runs sg on an engine whose store "dies" after n appends, so
-// the run is left unfinished and leased to the dead engine.
-func crashRun(t *testing.T, store journal.Store, sg *saga.Saga[Order], n int, o *Order) {
+// crashAt runs sg as run-c on an engine writing through crash, whose
+// process dies at its crash point: the run is left unfinished and leased
+// to the dead engine.
+func crashAt(t *testing.T, crash *sagatest.CrashingStore, sg *saga.Saga[Order], o *Order) {
 	t.Helper()
-	dead := durable.NewEngine(crashAfter(store, n), durable.WithOwner("dead"), durable.WithLeaseTTL(ttl))
+	dead := durable.NewEngine(crash, durable.WithOwner("dead"), durable.WithLeaseTTL(ttl))
 	d, err := durable.Register(dead, sg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Run(saga.WithRunID(context.Background(), "run-c"), o); !errors.Is(err, errCrash) {
+	if _, err := d.Run(saga.WithRunID(context.Background(), "run-c"), o); !errors.Is(err, sagatest.ErrCrashed) {
 		t.Fatalf("want the simulated crash, got %v", err)
 	}
+}
+
+// crashRun is crashAt with the process dying at its append n+1 (the
+// write that creates the run is not an append): after n = 1, the
+// second step's end is lost.
+func crashRun(t *testing.T, store journal.Store, sg *saga.Saga[Order], n int, o *Order) {
+	t.Helper()
+	crashAt(t, sagatest.NewCrashingStore(store).CrashBeforeWrite(n+2), sg, o)
 }
 
 // After a crash between steps, another worker resumes the run forward
 // from its last journaled step; nothing runs twice.
 func TestRecoverForwardAfterCrash(t *testing.T) {
 	is := is.New(t)
-	clk := newClock()
-	store := journal.NewMemory(journal.WithClock(clk.now))
+	var clk sagatest.Clock
+	store := journal.NewMemory(journal.WithClock(clk.Now))
 	var c calls
-	// Appends: 1 = end reserve + start charge. The second (end charge +
-	// start ship) is lost: charge's outcome is unknown.
-	crashRun(t, store, orderSaga(&c, saga.Idempotent()), 1, &Order{})
+	// charge runs, and its end is lost: its outcome is unknown.
+	crashAt(t, sagatest.NewCrashingStore(store).CrashBefore(journal.StepSucceeded, "charge"),
+		orderSaga(&c, saga.Idempotent()), &Order{})
 	is.Equal(c.get("charge"), 1)
 
 	worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
@@ -51,10 +61,7 @@ func TestRecoverForwardAfterCrash(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(n, 0) // the dead engine's lease has not expired yet
 
-	clk.advance(2 * ttl)
-	n, err = worker.Recover(context.Background(), 0)
-	is.NoErr(err)
-	is.Equal(n, 1)
+	is.Equal(sagatest.Recover(t, worker, &clk), 1) // once it has
 	run, _, _ := store.Load(context.Background(), "run-c")
 	is.Equal(run.Status, journal.Succeeded)
 	is.Equal(c.get("reserve"), 1) // not run again
@@ -69,17 +76,14 @@ func TestRecoverForwardAfterCrash(t *testing.T) {
 // compensated, with everything before it.
 func TestRecoverCompensatesUnknownStep(t *testing.T) {
 	is := is.New(t)
-	clk := newClock()
-	store := journal.NewMemory(journal.WithClock(clk.now))
+	var clk sagatest.Clock
+	store := journal.NewMemory(journal.WithClock(clk.Now))
 	var c calls
-	crashRun(t, store, orderSaga(&c), 1, &Order{})
+	crashAt(t, sagatest.NewCrashingStore(store).CrashBefore(journal.StepSucceeded, "charge"), orderSaga(&c), &Order{})
 
 	worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
 	_, _ = durable.Register(worker, orderSaga(&c))
-	clk.advance(2 * ttl)
-	n, err := worker.Recover(context.Background(), 0)
-	is.NoErr(err)
-	is.Equal(n, 1)
+	is.Equal(sagatest.Recover(t, worker, &clk), 1)
 	run, _, _ := store.Load(context.Background(), "run-c")
 	is.Equal(run.Status, journal.Compensated)
 	is.Equal(c.get("charge"), 1) // not run again
@@ -90,16 +94,16 @@ func TestRecoverCompensatesUnknownStep(t *testing.T) {
 
 func TestCompensateAfterCrashPolicy(t *testing.T) {
 	is := is.New(t)
-	clk := newClock()
-	store := journal.NewMemory(journal.WithClock(clk.now))
+	var clk sagatest.Clock
+	store := journal.NewMemory(journal.WithClock(clk.Now))
 	var c calls
-	crashRun(t, store, orderSaga(&c, saga.Idempotent()), 2, &Order{}) // charge ended, ship unknown
+	// charge ended; ship ran, its outcome unknown.
+	crashAt(t, sagatest.NewCrashingStore(store).CrashBefore(journal.StepSucceeded, "ship"),
+		orderSaga(&c, saga.Idempotent()), &Order{})
 
 	worker := durable.NewEngine(store, durable.WithOwner("worker"))
 	_, _ = durable.Register(worker, orderSaga(&c, saga.Idempotent()), durable.OnCrash(durable.CompensateAfterCrash))
-	clk.advance(2 * ttl)
-	_, err := worker.Recover(context.Background(), 0)
-	is.NoErr(err)
+	sagatest.Recover(t, worker, &clk)
 	run, _, _ := store.Load(context.Background(), "run-c")
 	is.Equal(run.Status, journal.Compensated)
 	is.Equal(c.get("undo charge"), 1)
@@ -109,20 +113,19 @@ func TestCompensateAfterCrashPolicy(t *testing.T) {
 // A crash in the middle of compensating: recovery finishes compensating.
 func TestRecoverMidCompensation(t *testing.T) {
 	is := is.New(t)
-	clk := newClock()
-	store := journal.NewMemory(journal.WithClock(clk.now))
+	var clk sagatest.Clock
+	store := journal.NewMemory(journal.WithClock(clk.Now))
 	var c calls
-	// Appends: 1 end reserve+start charge, 2 end charge+start ship,
-	// 3 ship failed + compensating + start undo charge, 4 (lost).
-	crashRun(t, store, orderSaga(&c), 3, &Order{FailShip: true})
+	// ship fails; charge is compensated, and the end of its compensation
+	// is lost.
+	crashAt(t, sagatest.NewCrashingStore(store).CrashBefore(journal.CompSucceeded, "charge"),
+		orderSaga(&c), &Order{FailShip: true})
 	is.Equal(c.get("undo charge"), 1)
 	is.Equal(c.get("undo reserve"), 0)
 
 	worker := durable.NewEngine(store, durable.WithOwner("worker"))
 	_, _ = durable.Register(worker, orderSaga(&c))
-	clk.advance(2 * ttl)
-	_, err := worker.Recover(context.Background(), 0)
-	is.NoErr(err)
+	sagatest.Recover(t, worker, &clk)
 	run, _, _ := store.Load(context.Background(), "run-c")
 	is.Equal(run.Status, journal.Compensated)
 	is.Equal(c.get("undo charge"), 2) // its end was lost: compensations run again
