@@ -68,9 +68,11 @@
 //
 // [Hooks] is a struct of optional callbacks for every event (start, step
 // start, success, failure and retry, compensation start, step compensated
-// or not, completion); [Builder.WithLogger] logs the same events to a
-// *slog.Logger. A saga without hooks or logger is silent and pays nothing
-// for them. The [Report] lists every step's status, attempts, times and
+// or not, completion); three of them give the run, each step's execution
+// and each compensation a context of their own, where a tracer keeps its
+// spans (the nested module otelsaga does so for OpenTelemetry).
+// [Builder.WithLogger] logs the same events to a *slog.Logger. A saga
+// without hooks or logger is silent and pays nothing for them. The [Report] lists every step's status, attempts, times and
 // errors; its String method prints a table and it marshals to JSON.
 //
 // # Concurrency

@@ -19,8 +19,9 @@ var ErrNilState = errors.New("saga: nil state")
 // ErrSuspended, returned (or wrapped) by an action, says that the step
 // has not ended: it waits, and the runner will run it again later (the
 // durable runner's Await and Sleep return it). The Execution records the
-// step as still running, not failed, and calls no hook for its end. A
-// runner that cannot suspend a step treats it as a failure.
+// step as still running, not failed, and calls [Hooks.OnStepSuspended]
+// for it, not a hook for its end. A runner that cannot suspend a step
+// treats it as a failure.
 var ErrSuspended = errors.New("saga: step suspended")
 
 // ErrDeadline is the cause of the forward context's end when the saga's own

@@ -18,6 +18,7 @@ func (x *Execution[S]) act(ctx context.Context, i int, start time.Time, state *S
 	st, sr := &x.sg.steps[i], &x.rep.Steps[i]
 	if x.sg.observed {
 		start = x.now()
+		ctx = x.stepContext(ctx, i)
 	}
 	sr.Start, sr.Status, sr.Err, sr.Attempts = start, StepRunning, nil, 0
 	var err error
@@ -39,6 +40,9 @@ func (x *Execution[S]) act(ctx context.Context, i int, start time.Time, state *S
 	}
 	end := x.now()
 	if err != nil && x.suspends && errors.Is(err, ErrSuspended) {
+		if x.sg.observed {
+			x.stepSuspended(ctx, i, sr.Attempts, err)
+		}
 		return end, err // the step has not ended: still running
 	}
 	sr.End = end
@@ -96,6 +100,9 @@ func (x *Execution[S]) undo(ctx context.Context, i int) error {
 	}
 	c := &CompensationReport{Start: x.now()}
 	sr.Compensation = c
+	if x.sg.observed {
+		ctx = x.compensationContext(ctx, i)
+	}
 	outer := ctx
 	err := plain(retry.Do(ctx, x.policy(st.compRetry, i, true), func(ctx context.Context) error {
 		c.Attempts++

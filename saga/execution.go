@@ -71,6 +71,9 @@ func (sg *Saga[S]) Start(ctx context.Context, state *S) (*Execution[S], error) {
 		_, err := x.finish(x.now())
 		return x, err
 	}
+	if sg.observed {
+		ctx = x.runContext(ctx)
+	}
 	fctx, cancel := sg.forward(ctx, now)
 	x.fwd = runContext{Context: fctx, id: &x.rep.RunID}
 	x.cancel = cancel

@@ -23,6 +23,30 @@ func (x *Execution[S]) log(ctx context.Context, level slog.Level, msg string, at
 	}
 }
 
+// runContext, stepContext and compensationContext return the context of
+// what starts: ctx, or the one the hook derives from it.
+
+func (x *Execution[S]) runContext(ctx context.Context) context.Context {
+	if h := x.sg.hooks; h != nil && h.RunContext != nil {
+		return h.RunContext(ctx, x.info())
+	}
+	return ctx
+}
+
+func (x *Execution[S]) stepContext(ctx context.Context, i int) context.Context {
+	if h := x.sg.hooks; h != nil && h.StepContext != nil {
+		return h.StepContext(ctx, x.step(i, 0))
+	}
+	return ctx
+}
+
+func (x *Execution[S]) compensationContext(ctx context.Context, i int) context.Context {
+	if h := x.sg.hooks; h != nil && h.CompensationContext != nil {
+		return h.CompensationContext(ctx, x.step(i, 0))
+	}
+	return ctx
+}
+
 func (x *Execution[S]) started(ctx context.Context) {
 	if h := x.sg.hooks; h != nil && h.OnStart != nil {
 		h.OnStart(ctx, x.info())
@@ -51,6 +75,14 @@ func (x *Execution[S]) stepFailed(ctx context.Context, i, attempt int, err error
 	}
 	x.log(ctx, slog.LevelWarn, "step failed", slog.String("step", x.sg.steps[i].name),
 		slog.Int("attempts", attempt), slog.Any("error", err))
+}
+
+func (x *Execution[S]) stepSuspended(ctx context.Context, i, attempt int, err error) {
+	if h := x.sg.hooks; h != nil && h.OnStepSuspended != nil {
+		h.OnStepSuspended(ctx, x.step(i, attempt), err)
+	}
+	x.log(ctx, slog.LevelDebug, "step suspended", slog.String("step", x.sg.steps[i].name),
+		slog.Int("attempt", attempt), slog.Any("error", err))
 }
 
 func (x *Execution[S]) retrying(ctx context.Context, i, attempt int, err error, delay time.Duration, compensation bool) {
