@@ -165,7 +165,8 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 		ID: rep.RunID, Saga: d.name(), Fingerprint: d.fingerprint(), Status: journal.Running,
 		State: snap, LeaseOwner: d.e.owner, LeaseExpiry: now.Add(d.e.ttl),
 	}
-	dr.pending = append(dr.pending, journal.Entry{Kind: journal.RunStarted, State: snap, At: now})
+	note := d.e.carrierNote(x.Context(), saga.RunInfo{Saga: d.name(), RunID: rep.RunID})
+	dr.pending = append(dr.pending, journal.Entry{Kind: journal.RunStarted, State: snap, Note: note, At: now})
 	rep, err = dr.forward(0)
 	stop() // no renewal after the lease is released
 	var exists existsError

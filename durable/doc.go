@@ -253,4 +253,15 @@
 // run is journaled waiting once they have ended. A graph run waits for
 // one event or timer at a time: when two of its steps wait at once, the
 // run pauses, with an error that says so.
+//
+// # One trace across processes
+//
+// [WithPropagator] journals values of a new run's context with the run
+// (a trace context, most often) and puts them back into the run's
+// context each time a worker drives it again: after a crash, when a
+// signal or timer wakes it, to carry out an operator's request. A run
+// traced by the saga's hooks thus stays one trace, whichever processes
+// drive it. The engine knows nothing of what the values mean; the nested
+// module otelsaga provides them for OpenTelemetry, with spans and
+// metrics of runs, steps, compensations and the journal.
 package durable

@@ -27,6 +27,7 @@ type Engine struct {
 	ttl     time.Duration
 	workers int
 	logger  *slog.Logger
+	prop    Propagator // see WithPropagator
 
 	mu   sync.RWMutex
 	defs map[string]definition

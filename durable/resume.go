@@ -33,7 +33,7 @@ func (d *Definition[S]) drive(ctx context.Context, c claim, run journal.Run, ent
 		return nil, undrivable{fmt.Errorf("durable: run %s: state snapshot cannot be decoded: %w", run.ID, err)}
 	}
 	h := replay(d.sg.Plan(), entries)
-	base := context.WithoutCancel(ctx)
+	base := d.e.withCarrier(context.WithoutCancel(ctx), run, entries)
 	x, err := d.sg.Start(saga.WithRunID(base, run.ID), &st)
 	if err != nil {
 		return x.Report(), err

@@ -38,7 +38,8 @@ func (d *Definition[S]) Start(ctx context.Context, st *S) (string, error) {
 		id = runid.New(now)
 	}
 	run := journal.Run{ID: id, Saga: d.name(), Fingerprint: d.fingerprint(), Status: journal.Pending, State: snap}
-	err = d.e.store.Create(ctx, run, journal.Entry{Kind: journal.RunStarted, State: snap, At: now})
+	note := d.e.carrierNote(ctx, saga.RunInfo{Saga: d.name(), RunID: id})
+	err = d.e.store.Create(ctx, run, journal.Entry{Kind: journal.RunStarted, State: snap, Note: note, At: now})
 	if errors.Is(err, journal.ErrExists) {
 		return id, d.sameRun(ctx, id, snap)
 	}
