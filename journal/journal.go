@@ -127,7 +127,7 @@ type Kind string
 
 // Entry kinds.
 const (
-	RunStarted        Kind = "run_started"
+	RunStarted        Kind = "run_started" // Note: values carried with the run's context, URL-encoded (durable's WithPropagator)
 	StepStarted       Kind = "step_started"
 	StepSucceeded     Kind = "step_succeeded"
 	StepFailed        Kind = "step_failed"
