@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/matryer/is"
+	"go.uber.org/goleak"
 
 	"github.com/sagakit/sagakit/internal/exampletest"
 )
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "fanout:", err)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m) // the story leaves no goroutine running
 }
 
 func TestStory(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/matryer/is"
+	"go.uber.org/goleak"
 
 	"github.com/sagakit/sagakit/internal/exampletest"
 )
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m) // the story leaves no goroutine running
 }
 
 func TestStory(t *testing.T) {
