@@ -135,6 +135,12 @@ func (r *driver[S]) forwardGraph() (*saga.Report, error) {
 	})
 	f := r.fan
 	f.close()
+	if f.park != nil && f.failed {
+		// A step failed while another waited: the one that waited may
+		// have taken effect before its wait, so it is undone as one
+		// whose outcome is unknown.
+		r.x.Restore(f.step, saga.StepReport{Status: saga.StepSucceeded, Start: r.x.Report().Steps[f.step].Start, Err: ErrOutcomeUnknown})
+	}
 	switch {
 	case ok:
 		return r.end(journal.Succeeded)
@@ -146,11 +152,6 @@ func (r *driver[S]) forwardGraph() (*saga.Report, error) {
 		return r.pauseRun()
 	case f.park != nil && !f.failed:
 		return r.park(f.step, f.park)
-	case f.park != nil:
-		// A step failed while another waited: the one that waited may
-		// have taken effect before its wait, so it is undone as one
-		// whose outcome is unknown.
-		r.x.Restore(f.step, saga.StepReport{Status: saga.StepSucceeded, Start: r.x.Report().Steps[f.step].Start, Err: ErrOutcomeUnknown})
 	case f.err != nil && !f.failed:
 		return r.stopHere()
 	case r.lostState != nil:

@@ -251,7 +251,11 @@ func (r *driver[S]) pauseCrashed(i int, unknown bool) (*saga.Report, error) {
 // failed compensations to that step.
 func (r *driver[S]) resumeBackward(h history, only int, why error) (*saga.Report, error) {
 	if !r.unwind(h, only, why) {
-		return r.x.Finish()
+		// Compensating, past the pivot: nothing may be undone, and
+		// nothing moves the run on by itself. A person decides.
+		r.x.Halt(fmt.Errorf("%w: run %s was compensating", ErrPastPivot, r.runID))
+		r.x.Pause()
+		return r.pauseRun()
 	}
 	return r.backward()
 }
