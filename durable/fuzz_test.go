@@ -70,23 +70,28 @@ func FuzzRecoverJournal(f *testing.F) {
 			run, entries = in.crashed(t, sg, opts, base)
 			clean = !in.corrupt(&run, &entries, names, base)
 		}
-		known := false // the run hit a known bug
+		known := "" // the known bug the run hit
 		halfDone := func(what string, run journal.Run, entries []journal.Entry) {
 			t.Helper()
-			if clean && !known {
+			if clean && known == "" {
 				known = checkHalfDone(t, what, sg, run, entries)
 			}
 		}
 		halfDone("the run", run, entries)
 		defer func() {
-			if known {
-				t.Skip("known bug: a graph run whose step fails while another waits ends failed, uncompensated")
+			if known != "" {
+				t.Skip("known bug: " + known)
 			}
 		}()
 		pass := func(what string, call func() (bool, error)) {
 			t.Helper()
-			r, es := drive(t, store, clk.now(), run.ID, what, call)
-			halfDone(what, r, es)
+			if known != "" {
+				return
+			}
+			r, es, bug := drive(t, store, clk.now(), run.ID, what, call)
+			if known = bug; known == "" {
+				halfDone(what, r, es)
+			}
 		}
 		if err := store.Create(ctx, run, entries...); err != nil {
 			t.Fatal(err)
@@ -144,7 +149,7 @@ func FuzzRecoverJournal(f *testing.F) {
 // drive runs one engine call on the run and checks how it left the run,
 // which it returns. The call reports whether it took the run up (a
 // recovery pass may find it leased, or needing no worker).
-func drive(t *testing.T, store journal.Store, now time.Time, runID, what string, call func() (bool, error)) (journal.Run, []journal.Entry) {
+func drive(t *testing.T, store journal.Store, now time.Time, runID, what string, call func() (bool, error)) (_ journal.Run, _ []journal.Entry, knownBug string) {
 	t.Helper()
 	before, _, _ := store.Load(context.Background(), runID)
 	type result struct {
@@ -174,15 +179,21 @@ func drive(t *testing.T, store journal.Store, now time.Time, runID, what string,
 		if needsWorker(before, now) {
 			t.Errorf("%s: the run needs a worker and its lease is free, yet it was not claimed:\n%s", what, journalText(before, entries))
 		}
-		return run, entries
+		return run, entries, ""
 	}
 	if run.LeaseOwner == "fuzz" {
 		t.Errorf("%s (error %v): the engine still holds the run's lease", what, err)
 	}
 	if err != nil {
-		return run, entries // a clear error: the run is left for another try
+		return run, entries, "" // a clear error: the run is left for another try
 	}
 	switch {
+	case skipKnownBugs && run.Status == journal.Compensating && pivotSucceeded(entries):
+		// durable/resume.go, resumeBackward: when unwind refuses (the
+		// run is past its pivot), it returns r.x.Finish() and journals
+		// nothing: the run stays compensating, claimable, claimed again
+		// by every pass and never set aside.
+		return run, entries, "a run journaled compensating past its pivot is claimed by every recovery, which writes nothing and returns no error"
 	case run.Status.Unfinished():
 		t.Errorf("%s: no error, yet the run is %s:\n%s", what, run.Status, journalText(run, entries))
 	case run.Request.Verb != "":
@@ -190,7 +201,17 @@ func drive(t *testing.T, store journal.Store, now time.Time, runID, what string,
 	case run.Status == journal.Blocked && run.Error == "":
 		t.Errorf("%s: the run is set aside without a reason", what)
 	}
-	return run, entries
+	return run, entries, ""
+}
+
+// pivotSucceeded reports whether the journal says fz's pivot succeeded.
+func pivotSucceeded(entries []journal.Entry) bool {
+	for _, e := range entries {
+		if e.Kind == journal.StepSucceeded && e.Step == "p" {
+			return true
+		}
+	}
+	return false
 }
 
 // needsWorker reports whether Claim must take the run at now.
@@ -207,17 +228,17 @@ const skipKnownBugs = true
 // checkHalfDone checks, on the journal of a real run (not corrupted),
 // that the run is never left half-done: a run that ended failed, rather
 // than compensated, must be past its pivot, the only point from which
-// there is no way back. It reports whether the run hit a known bug.
-func checkHalfDone(t *testing.T, what string, sg *saga.Saga[fuzzOrder], run journal.Run, entries []journal.Entry) bool {
+// there is no way back. It returns the known bug the run hit, if any.
+func checkHalfDone(t *testing.T, what string, sg *saga.Saga[fuzzOrder], run journal.Run, entries []journal.Entry) string {
 	t.Helper()
 	if run.Status != journal.Failed {
-		return false
+		return ""
 	}
 	if p := sg.Plan().Pivot(); p >= 0 {
 		pivot := sg.Plan().Decl(p).Name
 		for _, e := range entries {
 			if e.Kind == journal.StepSucceeded && e.Step == pivot {
-				return false
+				return ""
 			}
 		}
 	}
@@ -226,10 +247,10 @@ func checkHalfDone(t *testing.T, what string, sg *saga.Saga[fuzzOrder], run jour
 		// failed while another waited) restores the waiting step as
 		// done, then leaves the switch and ends the run failed, not
 		// compensated.
-		return true
+		return "a graph run whose step fails while another waits ends failed, uncompensated"
 	}
 	t.Errorf("%s: the run failed before its pivot, left uncompensated:\n%s", what, journalText(run, entries))
-	return false
+	return ""
 }
 
 // waitedWhileFailing reports whether a step of the journal failed and
