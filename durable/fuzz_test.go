@@ -70,28 +70,17 @@ func FuzzRecoverJournal(f *testing.F) {
 			run, entries = in.crashed(t, sg, opts, base)
 			clean = !in.corrupt(&run, &entries, names, base)
 		}
-		known := "" // the known bug the run hit
 		halfDone := func(what string, run journal.Run, entries []journal.Entry) {
 			t.Helper()
-			if clean && known == "" {
-				known = checkHalfDone(t, what, sg, run, entries)
+			if clean {
+				checkHalfDone(t, what, sg, run, entries)
 			}
 		}
 		halfDone("the run", run, entries)
-		defer func() {
-			if known != "" {
-				t.Skip("known bug: " + known)
-			}
-		}()
 		pass := func(what string, call func() (bool, error)) {
 			t.Helper()
-			if known != "" {
-				return
-			}
-			r, es, bug := drive(t, store, clk.now(), run.ID, what, call)
-			if known = bug; known == "" {
-				halfDone(what, r, es)
-			}
+			r, es := drive(t, store, clk.now(), run.ID, what, call)
+			halfDone(what, r, es)
 		}
 		if err := store.Create(ctx, run, entries...); err != nil {
 			t.Fatal(err)
@@ -149,7 +138,7 @@ func FuzzRecoverJournal(f *testing.F) {
 // drive runs one engine call on the run and checks how it left the run,
 // which it returns. The call reports whether it took the run up (a
 // recovery pass may find it leased, or needing no worker).
-func drive(t *testing.T, store journal.Store, now time.Time, runID, what string, call func() (bool, error)) (_ journal.Run, _ []journal.Entry, knownBug string) {
+func drive(t *testing.T, store journal.Store, now time.Time, runID, what string, call func() (bool, error)) (journal.Run, []journal.Entry) {
 	t.Helper()
 	before, _, _ := store.Load(context.Background(), runID)
 	type result struct {
@@ -179,21 +168,15 @@ func drive(t *testing.T, store journal.Store, now time.Time, runID, what string,
 		if needsWorker(before, now) {
 			t.Errorf("%s: the run needs a worker and its lease is free, yet it was not claimed:\n%s", what, journalText(before, entries))
 		}
-		return run, entries, ""
+		return run, entries
 	}
 	if run.LeaseOwner == "fuzz" {
 		t.Errorf("%s (error %v): the engine still holds the run's lease", what, err)
 	}
 	if err != nil {
-		return run, entries, "" // a clear error: the run is left for another try
+		return run, entries // a clear error: the run is left for another try
 	}
 	switch {
-	case skipKnownBugs && run.Status == journal.Compensating && pivotSucceeded(entries):
-		// durable/resume.go, resumeBackward: when unwind refuses (the
-		// run is past its pivot), it returns r.x.Finish() and journals
-		// nothing: the run stays compensating, claimable, claimed again
-		// by every pass and never set aside.
-		return run, entries, "a run journaled compensating past its pivot is claimed by every recovery, which writes nothing and returns no error"
 	case run.Status.Unfinished():
 		t.Errorf("%s: no error, yet the run is %s:\n%s", what, run.Status, journalText(run, entries))
 	case run.Request.Verb != "":
@@ -201,17 +184,7 @@ func drive(t *testing.T, store journal.Store, now time.Time, runID, what string,
 	case run.Status == journal.Blocked && run.Error == "":
 		t.Errorf("%s: the run is set aside without a reason", what)
 	}
-	return run, entries, ""
-}
-
-// pivotSucceeded reports whether the journal says fz's pivot succeeded.
-func pivotSucceeded(entries []journal.Entry) bool {
-	for _, e := range entries {
-		if e.Kind == journal.StepSucceeded && e.Step == "p" {
-			return true
-		}
-	}
-	return false
+	return run, entries
 }
 
 // needsWorker reports whether Claim must take the run at now.
@@ -220,55 +193,25 @@ func needsWorker(run journal.Run, now time.Time) bool {
 	return needs && (run.LeaseOwner == "" || !now.Before(run.LeaseExpiry))
 }
 
-// skipKnownBugs skips inputs that hit the bugs this fuzz target found
-// and that are not fixed yet (their inputs are in testdata/fuzz), so
-// that the fuzzer looks for others. Set it to false once they are fixed.
-const skipKnownBugs = true
-
 // checkHalfDone checks, on the journal of a real run (not corrupted),
 // that the run is never left half-done: a run that ended failed, rather
 // than compensated, must be past its pivot, the only point from which
-// there is no way back. It returns the known bug the run hit, if any.
-func checkHalfDone(t *testing.T, what string, sg *saga.Saga[fuzzOrder], run journal.Run, entries []journal.Entry) string {
+// there is no way back. (testdata/fuzz holds the input that found a graph
+// run whose step failed while another waited ended failed.)
+func checkHalfDone(t *testing.T, what string, sg *saga.Saga[fuzzOrder], run journal.Run, entries []journal.Entry) {
 	t.Helper()
 	if run.Status != journal.Failed {
-		return ""
+		return
 	}
 	if p := sg.Plan().Pivot(); p >= 0 {
 		pivot := sg.Plan().Decl(p).Name
 		for _, e := range entries {
 			if e.Kind == journal.StepSucceeded && e.Step == pivot {
-				return ""
+				return
 			}
 		}
 	}
-	if skipKnownBugs && sg.Name() == "fg" && waitedWhileFailing(entries) {
-		// durable/graph.go, forwardGraph: "case f.park != nil:" (a step
-		// failed while another waited) restores the waiting step as
-		// done, then leaves the switch and ends the run failed, not
-		// compensated.
-		return "a graph run whose step fails while another waits ends failed, uncompensated"
-	}
 	t.Errorf("%s: the run failed before its pivot, left uncompensated:\n%s", what, journalText(run, entries))
-	return ""
-}
-
-// waitedWhileFailing reports whether a step of the journal failed and
-// another one started and never ended (it waited).
-func waitedWhileFailing(entries []journal.Entry) bool {
-	open, failed := map[string]bool{}, false
-	for _, e := range entries {
-		switch e.Kind {
-		case journal.StepStarted:
-			open[e.Step] = true
-		case journal.StepSucceeded, journal.StepCancelled:
-			delete(open, e.Step)
-		case journal.StepFailed:
-			delete(open, e.Step)
-			failed = true
-		}
-	}
-	return failed && len(open) > 0
 }
 
 // inspect reads the run as an operator tool does.
