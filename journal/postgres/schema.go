@@ -165,6 +165,9 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, schema string, target in
 		return fmt.Errorf("schema %q has version %d, newer than this code knows (%d): upgrade sagakit",
 			schema, version, len(migrations))
 	}
+	if version < 0 {
+		return fmt.Errorf("schema %q has version %d: not a sagakit journal, or a damaged one", schema, version)
+	}
 	if version >= target {
 		return tx.Commit(ctx)
 	}

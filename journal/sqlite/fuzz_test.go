@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"math"
 	"os"
@@ -151,14 +150,6 @@ func FuzzOpenCorrupt(f *testing.F) {
 		case 3: // the template's first page, then any bytes
 			file = append(bytes.Clone(tmpl[:min(4096, len(tmpl))]), data...)
 		}
-		if skipKnownBugs && negativeVersion(file) {
-			// journal/sqlite/schema.go, migrate: the version read from
-			// PRAGMA user_version (a signed 32-bit integer in the
-			// file's header) is checked against len(migrations) but
-			// not against 0, and migrations[v] panics with an index
-			// out of range for a negative one.
-			t.Skip("known bug: Open panics on a file whose schema version (user_version) is negative")
-		}
 		path := filepath.Join(tempDir(t), "journal.db")
 		if err := os.WriteFile(path, file, 0o600); err != nil {
 			t.Fatal(err)
@@ -175,18 +166,6 @@ func FuzzOpenCorrupt(f *testing.F) {
 			_ = s.Close()
 		})
 	})
-}
-
-// skipKnownBugs skips inputs that hit the bugs these fuzz targets found
-// and that are not fixed yet (their inputs are in testdata/fuzz), so
-// that fuzzing looks for others. Set it to false once they are fixed.
-const skipKnownBugs = true
-
-// negativeVersion reports whether file is a SQLite database whose
-// user_version, the schema version, is negative.
-func negativeVersion(file []byte) bool {
-	return len(file) >= 64 && bytes.HasPrefix(file, []byte("SQLite format 3\x00")) &&
-		int32(binary.BigEndian.Uint32(file[60:64])) < 0
 }
 
 // FuzzCorruptRows opens the template journal with one value of a run, an

@@ -152,6 +152,9 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 		return fmt.Errorf("sqlite: the file has schema version %d, newer than this code knows (%d): upgrade sagakit",
 			version, len(migrations))
 	}
+	if version < 0 {
+		return fmt.Errorf("sqlite: the file has schema version %d: not a sagakit journal, or a damaged one", version)
+	}
 	for v := version; v < len(migrations); v++ {
 		if _, err := conn.ExecContext(ctx, migrations[v]); err != nil {
 			return fmt.Errorf("sqlite: migrate to schema version %d: %w", v+1, err)
