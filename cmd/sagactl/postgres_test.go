@@ -87,6 +87,15 @@ func TestPostgres(t *testing.T) {
 	is.True(strings.Contains(run("timeline", "trip-2001"), "undo flight"))
 
 	badInput(t, exitUsage, "matches 2 runs", env, "inspect", "order-100")
+	// A mistyped schema is an error, and is not created.
+	typo := schema + "_typo"
+	badInput(t, exitStore, "no sagakit journal", []string{"SAGAKIT_STORE=" + dsn, "SAGAKIT_SCHEMA=" + typo}, "list")
+	pool, err := pgxpool.New(context.Background(), dsn)
+	is.NoErr(err)
+	var schemas int
+	is.NoErr(pool.QueryRow(context.Background(), `SELECT count(*)::int FROM pg_namespace WHERE nspname = $1`, typo).Scan(&schemas))
+	pool.Close()
+	is.Equal(schemas, 0)
 	badInput(t, exitBadState, "has succeeded", env, "compensate", "order-1001")
 
 	// A resume carried out by a worker, followed with --wait.

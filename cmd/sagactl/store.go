@@ -38,10 +38,10 @@ func (a *app) open(ctx context.Context) error {
 // sqliteMagic starts every SQLite database file.
 const sqliteMagic = "SQLite format 3\x00"
 
-// openSQLite opens a SQLite journal. It never creates a file: the file
-// must exist and be a sagakit journal, which it checks first on a
-// read-only connection, so that a wrong path is not turned into a new
-// journal (sqlite.Open creates what is missing).
+// openSQLite opens a SQLite journal. It never creates or migrates
+// anything: the file must exist and be a sagakit journal, which it checks
+// first on a read-only connection (for clear messages), and the store is
+// opened with sqlite.WithoutMigration.
 func (a *app) openSQLite(ctx context.Context, path string) error {
 	a.describe = path
 	if path == "" {
@@ -50,7 +50,7 @@ func (a *app) openSQLite(ctx context.Context, path string) error {
 	if err := checkJournalFile(ctx, path); err != nil {
 		return err
 	}
-	s, err := sqlite.Open(ctx, path, sqlite.WithBusyTimeout(5*time.Second), sqlite.WithReaders(2))
+	s, err := sqlite.Open(ctx, path, sqlite.WithBusyTimeout(5*time.Second), sqlite.WithReaders(2), sqlite.WithoutMigration())
 	if err != nil {
 		return fail(exitStore, "%v", err)
 	}
@@ -98,14 +98,16 @@ func checkJournalFile(ctx context.Context, path string) error {
 	return nil
 }
 
-// openPostgres opens a PostgreSQL journal.
+// openPostgres opens a PostgreSQL journal: a schema that exists, at this
+// code's version (postgres.WithoutMigration), so that a mistyped schema
+// name is an error, not a new empty journal.
 func (a *app) openPostgres(ctx context.Context, dsn string) error {
 	a.describe = redact(dsn)
 	schema := a.schema
 	if schema == "" {
 		schema = a.getenv("SAGAKIT_SCHEMA")
 	}
-	opts := []postgres.Option{postgres.WithConnectTimeout(5 * time.Second)}
+	opts := []postgres.Option{postgres.WithConnectTimeout(5 * time.Second), postgres.WithoutMigration()}
 	if schema != "" {
 		opts = append(opts, postgres.WithSchema(schema))
 	}

@@ -17,6 +17,16 @@ type options struct {
 	connectTimeout time.Duration
 	timeoutSet     bool // WithConnectTimeout was given
 	writeTimeout   time.Duration
+	noMigrate      bool
+}
+
+// WithoutMigration opens only a schema that exists and is this code's
+// version: the store then creates and migrates nothing, and Open fails
+// with a clear error on anything else (no such schema, an older or newer
+// version). Operator tools open journals so, so that a mistyped schema
+// name is not created.
+func WithoutMigration() Option {
+	return func(o *options) { o.noMigrate = true }
 }
 
 // DefaultSchema is the schema a [Store] keeps its tables in unless

@@ -192,3 +192,27 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, schema string, target in
 	}
 	return tx.Commit(ctx)
 }
+
+// checkSchema fails unless schema holds a journal of this code's version;
+// it writes nothing.
+func checkSchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	var table *string
+	if err := pool.QueryRow(ctx, `SELECT to_regclass($1)::text`, expand(`{schema}.sagakit_migrations`, schema)).Scan(&table); err != nil {
+		return fmt.Errorf("look for the schema: %w", err)
+	}
+	if table == nil {
+		return fmt.Errorf("no sagakit journal in schema %q", schema)
+	}
+	var version int
+	if err := pool.QueryRow(ctx, expand(`SELECT coalesce(max(version), 0) FROM {schema}.sagakit_migrations`, schema)).Scan(&version); err != nil {
+		return fmt.Errorf("read the schema version: %w", err)
+	}
+	switch {
+	case version > len(migrations):
+		return fmt.Errorf("schema %q has version %d, newer than this code knows (%d): upgrade sagakit", schema, version, len(migrations))
+	case version < len(migrations):
+		return fmt.Errorf("schema %q has version %d, older than this code's (%d): open it once without WithoutMigration (a worker does) to migrate it",
+			schema, version, len(migrations))
+	}
+	return nil
+}

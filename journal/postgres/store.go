@@ -113,7 +113,11 @@ func start(ctx context.Context, pool *pgxpool.Pool, owned bool, dsn string, o *o
 		}
 		return nil, fmt.Errorf("postgres: connect to %s: %w", dsn, err)
 	}
-	if err := migrate(ctx, pool, o.schema); err != nil {
+	if o.noMigrate {
+		if err := checkSchema(ctx, pool, o.schema); err != nil {
+			return nil, fmt.Errorf("postgres: open schema %q at %s: %w", o.schema, dsn, err)
+		}
+	} else if err := migrate(ctx, pool, o.schema); err != nil {
 		return nil, fmt.Errorf("postgres: migrate schema %q at %s: %w", o.schema, dsn, err)
 	}
 	s := &Store{

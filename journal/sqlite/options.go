@@ -10,6 +10,7 @@ type options struct {
 	batch       int
 	readers     int
 	busyTimeout time.Duration
+	noMigrate   bool
 }
 
 func buildOptions(opts []Option) options {
@@ -27,6 +28,15 @@ func buildOptions(opts []Option) options {
 // [time.Now]: for Created and Updated, for entries without a time, and
 // for leases. A test that controls now controls lease expiry without
 // sleeping. A nil now means time.Now.
+// WithoutMigration opens only a journal that exists and whose schema is
+// this code's: [Open] then creates no file, migrates nothing and writes
+// nothing before it has checked, and fails with a clear error on
+// anything else (a missing file, a file that is not a journal, an older
+// schema). Operator tools open journals so.
+func WithoutMigration() Option {
+	return func(o *options) { o.noMigrate = true }
+}
+
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -168,6 +169,28 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// checkSchema fails unless the database holds a journal of this code's
+// schema version; it writes nothing.
+func checkSchema(ctx context.Context, conn *sql.Conn) error {
+	var version, tables int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if err := conn.QueryRowContext(ctx,
+		"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('runs', 'entries')").Scan(&tables); err != nil {
+		return fmt.Errorf("look for the journal's tables: %w", err)
+	}
+	switch {
+	case tables < 2 || version <= 0:
+		return errors.New("not a sagakit journal")
+	case version > len(migrations):
+		return fmt.Errorf("schema version %d, newer than this code knows (%d): upgrade sagakit", version, len(migrations))
+	case version < len(migrations):
+		return fmt.Errorf("schema version %d, older than this code's (%d): open it once without WithoutMigration (a worker does) to migrate it", version, len(migrations))
 	}
 	return nil
 }

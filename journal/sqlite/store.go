@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: bad database path %q: want a file name", path)
 	}
 	o := buildOptions(opts)
+	if o.noMigrate {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+	}
 	retry := func(step func() error) error { return retryBusy(ctx, o.busyTimeout, step) }
 	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", o.busyTimeout.Milliseconds())
 	// No journal_mode here: the switch to WAL is a step of its own, so
@@ -69,11 +75,20 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		_ = wdb.Close()
 		return nil, err
 	}
+	if o.noMigrate {
+		// Look before anything is written: useWAL would switch a file
+		// that is not a journal to WAL mode.
+		if err := retry(func() error { return checkSchema(ctx, conn) }); err != nil {
+			return fail(fmt.Errorf("sqlite: open %s: %w", path, err))
+		}
+	}
 	if err := retry(func() error { return useWAL(ctx, conn) }); err != nil {
 		return fail(fmt.Errorf("sqlite: open %s: %w", path, err))
 	}
-	if err := retry(func() error { return migrate(ctx, conn) }); err != nil {
-		return fail(err)
+	if !o.noMigrate {
+		if err := retry(func() error { return migrate(ctx, conn) }); err != nil {
+			return fail(err)
+		}
 	}
 
 	rdb, err := sql.Open("sqlite", path+"?"+busy+"&_pragma=query_only(1)")
