@@ -88,8 +88,9 @@ type Run struct {
 	// Updated is the last time the header changed, leases aside: the
 	// store sets it to the current time in Create, in Request, and in an
 	// Append whose Update is not empty. An Append with an empty Update,
-	// which only adds entries, leaves it, and so do the lease calls
-	// (Claim, Acquire, Renew, Release), which change only LeaseOwner and
+	// which only adds entries (and perhaps releases the lease, see
+	// Update.Release), leaves it, and so do the lease calls (Claim,
+	// Acquire, Renew, Release), which change only LeaseOwner and
 	// LeaseExpiry.
 	Updated    time.Time
 	Ended      time.Time // zero until the run ends
@@ -171,6 +172,13 @@ type Update struct {
 	Wait *WaitFor
 	// Consume marks these signals (by [Signal.ID]) consumed.
 	Consume []int64
+	// Release: the write ends owner's lease: after it the run is free, as
+	// after [Store.Release], in the same transaction as the rest of the
+	// Append (a driver's last write need not be followed by a Release of
+	// its own). Like Store.Release, it leaves Updated as it is: an Update
+	// whose only field set is Release counts as empty. It wakes the
+	// store's listeners as Store.Release does (see [Waker]).
+	Release bool
 }
 
 // Filter selects runs for [Store.List]. Zero fields select everything.
@@ -208,8 +216,10 @@ type Store interface {
 	// applies u to its header, atomically. An empty u (the zero Update)
 	// leaves the header as it is, Updated included; a u with any field
 	// set moves Updated to now, even if it sets values the header has
-	// already. It fails with ErrNotFound, or with ErrLeaseLost when owner
-	// does not hold an unexpired lease.
+	// already, except Release, which ends the lease and leaves Updated.
+	// It fails with ErrNotFound, or with ErrLeaseLost when owner does not
+	// hold an unexpired lease, having written nothing: a u with Release
+	// set fails as any other does.
 	Append(ctx context.Context, runID, owner string, u Update, entries ...Entry) error
 
 	// Load returns a run's header and its whole journal, in order.
@@ -255,7 +265,8 @@ type Store interface {
 
 // Waker is implemented by stores that can tell workers at once that runs
 // need one: a run was created without a lease (pending), a request was
-// recorded, or a lease was released. Workers wait on it besides polling,
+// recorded, or a lease was released (by Release, or by an Append whose
+// Update has Release set). Workers wait on it besides polling,
 // which remains the fallback: a wake-up may be lost or spurious.
 type Waker interface {
 	// Wakeups returns a channel that receives a value soon after any of

@@ -95,7 +95,8 @@ func (m *Memory) Create(ctx context.Context, run Run, entries ...Entry) error {
 }
 
 // Append implements [Store.Append]. An Append with an empty Update
-// leaves the header, Updated included, as it is.
+// leaves the header, Updated included, as it is. One whose Update
+// releases the lease wakes the store's listeners, as Release does.
 func (m *Memory) Append(ctx context.Context, runID, owner string, u Update, entries ...Entry) error {
 	if err := checkArgs(ctx, runID, owner); err != nil {
 		return err
@@ -107,6 +108,10 @@ func (m *Memory) Append(ctx context.Context, runID, owner string, u Update, entr
 		return err
 	}
 	last := r.append(entries, now)
+	if u.Release {
+		r.run.LeaseOwner, r.run.LeaseExpiry = "", time.Time{}
+		m.wake.Fire()
+	}
 	if u.empty() {
 		return nil
 	}
@@ -141,7 +146,8 @@ func (m *Memory) Append(ctx context.Context, runID, owner string, u Update, entr
 	return nil
 }
 
-// empty reports whether u leaves the header alone.
+// empty reports whether u leaves the header alone, the lease aside
+// (Release).
 func (u *Update) empty() bool {
 	return u.Status == "" && u.State == nil && u.Error == nil && !u.Ended && !u.ClearRequest &&
 		u.Wait == nil && len(u.Consume) == 0

@@ -244,3 +244,68 @@ func testRelease(h *harness) {
 		h.wantErr(err, journal.ErrNotFound)
 	}
 }
+
+// testAppendRelease checks Update.Release: the lease ends with the write,
+// and the run is free at once, for Claim and Acquire alike. Release alone
+// leaves Updated, as Store.Release does.
+func testAppendRelease(h *harness) {
+	ctx := h.t.Context()
+	run := h.create("run-1", journal.Running, "w1", time.Hour)
+	h.advance(time.Second)
+	end := journal.Entry{Kind: journal.RunPaused, At: h.now()}
+	h.must(h.s.Append(ctx, "run-1", "w1", journal.Update{Status: journal.Paused, Release: true}, end))
+	got, es := h.load("run-1")
+	want := run
+	want.Status, want.Updated, want.LeaseOwner, want.LeaseExpiry = journal.Paused, h.now(), "", time.Time{}
+	h.diff("run after an Append that released the lease", got, want)
+	h.entries(es, []journal.Entry{{Kind: journal.RunStarted, At: run.Created}, end})
+	h.wantErr(h.s.Append(ctx, "run-1", "w1", journal.Update{}), journal.ErrLeaseLost)
+	h.wantErr(h.s.Renew(ctx, "run-1", "w1", time.Hour), journal.ErrLeaseLost)
+	_, err := h.s.Acquire(ctx, "run-1", "w2", time.Minute)
+	h.must(err) // free, not merely expired: no time has passed
+
+	// A run that needs a worker is claimable right after.
+	h.create("run-2", journal.Running, "w1", time.Hour)
+	h.advance(time.Second)
+	h.must(h.s.Append(ctx, "run-2", "w1", journal.Update{Release: true},
+		journal.Entry{Kind: journal.StepStarted, Step: "a", Attempt: 1, At: h.now()}))
+	claimed, err := h.s.Claim(ctx, "w2", time.Minute, 10)
+	h.must(err)
+	h.diff("runs claimed after an Append that released run-2", ids(claimed), []string{"run-2"})
+
+	// Release alone: the lease ends, Updated stays, no entry is needed.
+	h.must(h.s.Append(ctx, "run-2", "w2", journal.Update{}, journal.Entry{Kind: journal.StepSucceeded, Step: "a", Attempt: 1}))
+	before, _ := h.load("run-2")
+	h.advance(time.Second)
+	h.must(h.s.Append(ctx, "run-2", "w2", journal.Update{Release: true}))
+	before.LeaseOwner, before.LeaseExpiry = "", time.Time{}
+	h.unchanged("run-2", before, 3)
+	claimed, err = h.s.Claim(ctx, "w3", time.Minute, 10)
+	h.must(err)
+	h.diff("runs claimed after a Release-only Append", ids(claimed), []string{"run-2"})
+}
+
+// testAppendReleaseRefused checks that an Append with Update.Release by
+// a worker that does not hold the lease fails as any Append does, having
+// written nothing: the lease stays where it was.
+func testAppendReleaseRefused(h *harness) {
+	ctx := h.t.Context()
+	run := h.create("run-1", journal.Running, "w1", time.Minute)
+	u := journal.Update{Status: journal.Succeeded, Ended: true, Release: true}
+	end := journal.Entry{Kind: journal.RunEnded, Status: journal.Succeeded}
+	h.wantErr(h.s.Append(ctx, "run-1", "w2", u, end), journal.ErrLeaseLost)
+	h.wantErr(h.s.Append(ctx, "run-1", "w2", journal.Update{Release: true}), journal.ErrLeaseLost)
+	h.unchanged("run-1", run, 1)
+	h.must(h.s.Append(ctx, "run-1", "w1", journal.Update{}, journal.Entry{Kind: journal.StepStarted, Step: "a"}))
+
+	h.advance(time.Minute) // w1's lease expires
+	h.wantErr(h.s.Append(ctx, "run-1", "w1", u, end), journal.ErrLeaseLost)
+	h.wantErr(h.s.Append(ctx, "run-1", "w1", journal.Update{Release: true}), journal.ErrLeaseLost)
+	h.unchanged("run-1", run, 2)
+
+	h.create("free", journal.Running, "", 0)
+	free, _ := h.load("free")
+	h.wantErr(h.s.Append(ctx, "free", "w1", journal.Update{Release: true}), journal.ErrLeaseLost)
+	h.unchanged("free", free, 1)
+	h.wantErr(h.s.Append(ctx, "nope", "w1", journal.Update{Release: true}), journal.ErrNotFound)
+}

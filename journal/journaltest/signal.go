@@ -148,6 +148,35 @@ func testWaitDeadline(h *harness) {
 	h.diff("no deadline", got.Wait, journal.Wait{Event: "paid"})
 }
 
+// A run set waiting by an Append that releases its lease, as a driver's
+// last write does, is woken by a signal that came first and is claimable
+// at once; by a worker without the lease, the Append changes nothing.
+func testWaitRelease(h *harness) {
+	ctx := h.t.Context()
+	sg := h.signaler()
+	h.create("run-1", journal.Running, "w1", time.Hour)
+	run := h.create("run-2", journal.Running, "w1", time.Hour)
+	for _, id := range []string{"run-1", "run-2"} {
+		_, err := sg.Signal(ctx, id, journal.Signal{Event: "paid"})
+		h.must(err)
+	}
+	park := func(id, owner string) error {
+		return h.s.Append(ctx, id, owner, journal.Update{Status: journal.Waiting, Wait: &journal.WaitFor{Event: "paid"}, Release: true},
+			journal.Entry{Kind: journal.StepWaiting, Step: "pay", Attempt: 1, Note: "paid", At: h.now()})
+	}
+	h.must(park("run-1", "w1"))
+	got, _ := h.load("run-1")
+	h.diff("woken", got.Wait.Woken, true)
+	h.diff("lease owner", got.LeaseOwner, "")
+	h.diff("claimed", h.claimed(), []string{"run-1"})
+
+	h.wantErr(park("run-2", "w2"), journal.ErrLeaseLost)
+	h.unchanged("run-2", run, 1)
+	h.advance(time.Hour) // w1's lease expires
+	h.wantErr(park("run-2", "w1"), journal.ErrLeaseLost)
+	h.unchanged("run-2", run, 1)
+}
+
 // Signal refuses unknown and finished runs, changing nothing, and
 // records a delivery once.
 func testSignalRefused(h *harness) {

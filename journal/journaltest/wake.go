@@ -8,8 +8,8 @@ import (
 )
 
 // testWakeups checks a store that implements [journal.Waker]: a pending
-// run created, a request recorded and a lease released each wake a
-// listener. Stores that do not implement it skip the subtest.
+// run created, a request recorded and a lease released (by Release, or
+// by an Append with Update.Release) each wake a listener. Stores that do not implement it skip the subtest.
 func testWakeups(h *harness) {
 	w, ok := h.s.(journal.Waker)
 	if !ok {
@@ -46,6 +46,11 @@ func testWakeups(h *harness) {
 	drain()
 	h.must(h.s.Release(ctx, "leased", "w1"))
 	awaitWake("a lease was released")
+	h.create("last-write", journal.Running, "w1", time.Hour)
+	drain()
+	h.must(h.s.Append(ctx, "last-write", "w1", journal.Update{Status: journal.Paused, Release: true},
+		journal.Entry{Kind: journal.RunPaused}))
+	awaitWake("an Append released a lease")
 
 	// After ctx ends, the channel is no longer fed (and nothing blocks).
 	cancel()

@@ -17,13 +17,17 @@
 // server's machine. A Release does not wait for the disk, unless it
 // shares its batch with writes that do: if the server crashes just
 // after, the lease may come back, and then runs out at its expiry as a
-// dead worker's would.
+// dead worker's would. An Append whose Update releases the lease
+// ([journal.Update.Release], a driver's last write) releases it in its
+// own UPDATE, and waits for the disk as any Append does.
 //
 // Each write is one SQL statement that checks and writes together: an
 // Append's UPDATE of the run's row carries the lease check in its WHERE
 // clause, and its entries are inserted only if that row was updated.
 // (An Append that sets the run waiting, and a Signal, add a second
-// statement to their transaction: see Waiting runs and signals.)
+// statement to their transaction, and an Append that sets the run
+// waiting and releases the lease a third: see Waiting runs and
+// signals.)
 // A write whose check fails (a lost lease, an unknown run, a taken ID)
 // writes nothing and returns the journal error: [journal.ErrLeaseLost],
 // [journal.ErrNotFound], [journal.ErrExists], [journal.ErrFinal] or
@@ -123,8 +127,10 @@
 // whether the run waits for the event, the Append whether a signal it
 // waits for is there. Under READ COMMITTED each statement reads what had
 // committed when it began, so whichever of the two takes the row second
-// sees the other. An Append that sets no wait and consumes nothing
-// remains one statement.
+// sees the other; that check of the Append's finds the run by its lease,
+// so an Append that sets the run waiting and releases the lease does so
+// in a third statement, once the check is done. An Append that sets no
+// wait and consumes nothing remains one statement.
 //
 // # Plans
 //
@@ -142,8 +148,9 @@
 // # Wake-ups
 //
 // A Store is a [journal.Waker]. Create of a run without a lease that
-// needs a worker (a pending run, typically), Request, Release, and a
-// Signal that wakes a waiting run send a NOTIFY on the schema's channel,
+// needs a worker (a pending run, typically), Request, Release (and an
+// Append whose Update releases the lease), and a Signal that wakes a
+// waiting run send a NOTIFY on the schema's channel,
 // in the transaction that writes, so that it is heard only if the write
 // commits. [Store.Wakeups] listens on one connection of its own, opened
 // at the first call, and feeds every channel it returned, coalescing; it

@@ -109,7 +109,9 @@ func lastAt(entries []journal.Entry) int64 {
 
 // appendOp appends entries and applies u. An Update that sets a wait or
 // consumes signals takes appendWaitSQL, and, when it sets a wait,
-// wokenSQL after it; any other takes appendSQL alone.
+// wokenSQL after it, and releaseHeldSQL after that if it releases the
+// lease; any other takes appendSQL alone. An Update that releases the
+// lease notifies the store's listeners, as Release does.
 func (s *Store) appendOp(runID, owner string, u *journal.Update, entries []journal.Entry) *op {
 	touch := u.Status != "" || u.State != nil || u.Error != nil || u.Ended || u.ClearRequest ||
 		u.Wait != nil || len(u.Consume) > 0 // moves Updated
@@ -119,11 +121,13 @@ func (s *Store) appendOp(runID, owner string, u *journal.Update, entries []journ
 	}
 	waits := u.Wait != nil || len(u.Consume) > 0
 	park := u.Status == journal.Waiting && u.Wait != nil
+	releaseLater := park && u.Release // after wokenSQL, which checks the lease
 	return &op{
-		run: runID,
+		run:   runID,
+		wakes: u.Release,
 		queue: func(b *pgx.Batch, now any) {
 			args := []any{now, runID, owner, touch, string(u.Status), u.State != nil, u.State,
-				u.Error != nil, errText, u.Ended, lastAt(entries), u.ClearRequest}
+				u.Error != nil, errText, u.Ended, lastAt(entries), u.ClearRequest, u.Release && !releaseLater}
 			args = append(args, entryArgs(entries)...)
 			if !waits {
 				b.Queue(s.sql.append, args...)
@@ -141,6 +145,9 @@ func (s *Store) appendOp(runID, owner string, u *journal.Update, entries []journ
 			if park {
 				b.Queue(s.sql.woken, runID, owner)
 			}
+			if releaseLater {
+				b.Queue(s.sql.releaseHeld, now, runID, owner)
+			}
 		},
 		read: func(br pgx.BatchResults) error {
 			var done, exists bool
@@ -148,6 +155,11 @@ func (s *Store) appendOp(runID, owner string, u *journal.Update, entries []journ
 				return fmt.Errorf("postgres: append to %q: %w", runID, err)
 			}
 			if park {
+				if _, err := br.Exec(); err != nil {
+					return fmt.Errorf("postgres: append to %q: %w", runID, err)
+				}
+			}
+			if releaseLater {
 				if _, err := br.Exec(); err != nil {
 					return fmt.Errorf("postgres: append to %q: %w", runID, err)
 				}

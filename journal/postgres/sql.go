@@ -73,10 +73,10 @@ run AS (
 )
 SELECT count(*) FROM run`
 
-// appendSQL appends entries to a run whose lease $3 holds, and applies
-// an Update to its header if $4. It returns whether it did, and whether
-// the run exists (which it looks up only if it did not: an index probe
-// saved on every step).
+// appendSQL appends entries to a run whose lease $3 holds, applies an
+// Update to its header if $4, and ends the lease if $13. It returns
+// whether it did, and whether the run exists (which it looks up only if
+// it did not: an index probe saved on every step).
 //
 // One UPDATE checks the lease, changes the header and takes the entries'
 // numbers from the run's last_seq. If another transaction changed the
@@ -86,11 +86,13 @@ SELECT count(*) FROM run`
 //
 // A status other than waiting clears the wait. appendWaitSQL, for an
 // Update that sets a wait or consumes signals, is the same statement with
-// five more parameters: $23, whether to set the wait, to event $24 and
-// deadline $25 (kept if not 0) or now plus $26 nanoseconds (none if not
-// positive); and $27, the IDs of the run's signals to mark consumed. It
+// five more parameters: $24, whether to set the wait, to event $25 and
+// deadline $26 (kept if not 0) or now plus $27 nanoseconds (none if not
+// positive); and $28, the IDs of the run's signals to mark consumed. It
 // leaves wait_woken false: wokenSQL, the next statement of the same
-// transaction, sets it (see there).
+// transaction, sets it (see there), and, since wokenSQL checks the lease
+// to know that the append happened, an Update that sets a wait releases
+// the lease in a third statement, releaseHeldSQL, rather than in $13.
 var (
 	appendSQL     = appendStatement(false)
 	appendWaitSQL = appendStatement(true)
@@ -105,22 +107,22 @@ func appendStatement(wait bool) string {
 	woken := `CASE WHEN ` + keepWait + ` THEN r.wait_woken ELSE false END`
 	consume := ""
 	if wait {
-		event = `CASE WHEN $23::boolean THEN $24::text ELSE ` + event + ` END`
-		until = `CASE WHEN NOT $23::boolean THEN ` + until + `
-			WHEN $25::bigint <> 0 THEN $25::bigint
-			WHEN $26::bigint <= 0 THEN 0
-			WHEN $26::bigint > 9223372036854775807 - n.now THEN 9223372036854775807
-			ELSE n.now + $26::bigint END`
-		woken = `CASE WHEN $23::boolean THEN false ELSE ` + woken + ` END`
+		event = `CASE WHEN $24::boolean THEN $25::text ELSE ` + event + ` END`
+		until = `CASE WHEN NOT $24::boolean THEN ` + until + `
+			WHEN $26::bigint <> 0 THEN $26::bigint
+			WHEN $27::bigint <= 0 THEN 0
+			WHEN $27::bigint > 9223372036854775807 - n.now THEN 9223372036854775807
+			ELSE n.now + $27::bigint END`
+		woken = `CASE WHEN $24::boolean THEN false ELSE ` + woken + ` END`
 		consume = `, consumed AS (
 	UPDATE {schema}.signals s SET consumed = true
 	FROM run
-	WHERE s.run_id = run.id AND s.id = ANY ($27::bigint[]) AND NOT s.consumed
+	WHERE s.run_id = run.id AND s.id = ANY ($28::bigint[]) AND NOT s.consumed
 )`
 	}
 	return `WITH run AS (
 	UPDATE {schema}.runs r SET
-		last_seq = r.last_seq + cardinality($13::text[]),
+		last_seq = r.last_seq + cardinality($14::text[]),
 		updated = CASE WHEN $4::boolean THEN n.now ELSE r.updated END,
 		status = CASE WHEN $5::text = '' THEN r.status ELSE $5::text END,
 		state = CASE WHEN $6::boolean THEN $7::bytea ELSE r.state END,
@@ -131,15 +133,17 @@ func appendStatement(wait bool) string {
 		request_note = CASE WHEN $12::boolean THEN '' ELSE r.request_note END,
 		wait_event = ` + event + `,
 		wait_until = ` + until + `,
-		wait_woken = ` + woken + `
+		wait_woken = ` + woken + `,
+		lease_owner = CASE WHEN $13::boolean THEN '' ELSE r.lease_owner END,
+		lease_expiry = CASE WHEN $13::boolean THEN 0 ELSE r.lease_expiry END
 	FROM (SELECT ` + nowSQL + ` AS now) n
 	WHERE r.id = $2 AND r.lease_owner = $3 AND r.lease_expiry > n.now
-	RETURNING r.id, n.now, r.last_seq - cardinality($13::text[]) AS seq
+	RETURNING r.id, n.now, r.last_seq - cardinality($14::text[]) AS seq
 ), ins AS (
 	` + insertEntries + `
 	SELECT run.id, run.seq + e.n, e.kind, e.step, e.attempt, e.attempts, e.error, e.state, e.status, e.verb, e.note,
 		CASE WHEN e.at = 0 THEN run.now ELSE e.at END
-	FROM run, ` + unnestEntries(13) + `
+	FROM run, ` + unnestEntries(14) + `
 )` + consume + `
 SELECT EXISTS (SELECT FROM run), EXISTS (SELECT FROM run) OR EXISTS (SELECT FROM {schema}.runs WHERE id = $2)`
 }
@@ -274,6 +278,13 @@ SELECT EXISTS (SELECT FROM upd), EXISTS (SELECT FROM upd) OR EXISTS (SELECT FROM
 
 const releaseSQL = `UPDATE {schema}.runs SET lease_owner = '', lease_expiry = 0 WHERE id = $1 AND lease_owner = $2`
 
+// releaseHeldSQL, after appendWaitSQL and wokenSQL, ends $3's unexpired
+// lease on run $2, as the append checked it: if the append failed its
+// check, it finds no such lease and writes nothing either.
+const releaseHeldSQL = `UPDATE {schema}.runs r SET lease_owner = '', lease_expiry = 0
+FROM (SELECT ` + nowSQL + ` AS now) n
+WHERE r.id = $2 AND r.lease_owner = $3 AND r.lease_expiry > n.now`
+
 // notifySQL wakes the store's listeners when the batch commits.
 const notifySQL = `SELECT pg_notify($1, '')`
 
@@ -296,7 +307,7 @@ var (
 // statements is the SQL of one store, its schema filled in.
 type statements struct {
 	create, append, appendWait, woken, request, claim, acquire, acquireOwner, renew, release string
-	signal, wake                                                                             string
+	releaseHeld, signal, wake                                                                string
 	loadRun, loadEntries, list, signals                                                      string
 	savePlan, loadPlan                                                                       string
 }
@@ -314,6 +325,7 @@ func newStatements(schema string) *statements {
 		acquireOwner: x(acquireOwnerSQL),
 		renew:        x(renewSQL),
 		release:      x(releaseSQL),
+		releaseHeld:  x(releaseHeldSQL),
 		signal:       x(signalSQL),
 		wake:         x(wakeSQL),
 		loadRun:      x(loadRunSQL),

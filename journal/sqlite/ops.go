@@ -137,7 +137,8 @@ func (w *writer) holds(runID, owner string, now int64) (lastSeq int64, err error
 
 // Append's header update comes in variants by which fields change, so
 // that an Append that changes only the state does not touch the status
-// index. An Append with an empty Update does not write the header.
+// index. An Append with an empty Update does not write the header,
+// unless it releases the lease (releaseHeldSQL).
 const (
 	setStatus = 1 << iota
 	setState
@@ -146,9 +147,10 @@ const (
 	clearRequest
 	setWait   // status 'waiting' with a WaitFor: woken if a signal it waits for is unconsumed
 	clearWait // any other status
+	release   // Update.Release: the lease ends with the write
 )
 
-var updateSQL [128]string
+var updateSQL [256]string
 
 func init() {
 	for mask := range updateSQL {
@@ -168,6 +170,7 @@ func init() {
 			{setWait, `, wait_event = ?, wait_until = ?, wait_woken = EXISTS (SELECT 1 FROM signals
 				WHERE run_id = runs.id AND consumed = 0 AND ? <> '' AND event = ?)`},
 			{clearWait, ", wait_event = '', wait_until = 0, wait_woken = 0"},
+			{release, ", lease_owner = '', lease_expiry = 0"},
 		} {
 			if mask&f.bit != 0 {
 				b.WriteString(f.set)
@@ -195,6 +198,9 @@ func (w *writer) append(runID, owner string, u *journal.Update, entries []journa
 	}
 	if l, ok := w.leases[runID]; ok {
 		l.lastSeq = seq + int64(len(entries))
+		if u.Release {
+			l.owner, l.expiry = "", 0
+		}
 		w.leases[runID] = l
 	}
 	return nil
@@ -214,7 +220,8 @@ func waitUntil(wf *journal.WaitFor, now int64) int64 {
 	return now + int64(wf.For)
 }
 
-// emptyUpdate reports whether u leaves the header alone.
+// emptyUpdate reports whether u leaves the header alone, the lease
+// aside (Release).
 func emptyUpdate(u *journal.Update) bool {
 	return u.Status == "" && u.State == nil && u.Error == nil && !u.Ended && !u.ClearRequest &&
 		u.Wait == nil && len(u.Consume) == 0
@@ -234,13 +241,24 @@ func (w *writer) consume(runID string, ids []int64) error {
 	return nil
 }
 
+// releaseHeldSQL ends owner's unexpired lease on a run, for an Append
+// whose Update releases the lease and leaves the header alone.
+const releaseHeldSQL = `UPDATE runs SET lease_owner = '', lease_expiry = 0
+	WHERE id = ? AND lease_owner = ? AND lease_expiry > ?`
+
 // update applies u to the header of a run owner holds, unless u is
-// empty.
+// empty, and ends the lease if u says so.
 func (w *writer) update(runID, owner string, u *journal.Update, entries []journal.Entry, now int64) error {
 	if emptyUpdate(u) {
-		return nil // Updated stays
+		if !u.Release {
+			return nil // Updated stays
+		}
+		return w.checked(w.exec(releaseHeldSQL, runID, owner, now)) // Updated stays too
 	}
 	mask := 0
+	if u.Release {
+		mask |= release
+	}
 	args := make([]any, 0, 12)
 	args = append(args, now)
 	if u.Status != "" {
@@ -271,7 +289,12 @@ func (w *writer) update(runID, owner string, u *journal.Update, entries []journa
 		mask |= clearWait
 	}
 	args = append(args, runID, owner, now)
-	res, err := w.exec(updateSQL[mask], args...)
+	return w.checked(w.exec(updateSQL[mask], args...))
+}
+
+// checked returns the error of an update of a run's header under its
+// lease, which must have changed one row.
+func (w *writer) checked(res sql.Result, err error) error {
 	if err != nil {
 		return err
 	}

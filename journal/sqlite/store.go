@@ -206,6 +206,8 @@ func (s *Store) Create(ctx context.Context, run journal.Run, entries ...journal.
 // Append implements [journal.Store.Append]. An entry with a zero At gets
 // the current time. An Update that sets the run waiting decides in the
 // same transaction whether a signal it waits for has arrived already.
+// One that releases the lease wakes this process's workers, as Release
+// does.
 func (s *Store) Append(ctx context.Context, runID, owner string, u journal.Update, entries ...journal.Entry) error {
 	if runID == "" {
 		return errEmptyID
@@ -219,7 +221,11 @@ func (s *Store) Append(ctx context.Context, runID, owner string, u journal.Updat
 	if err := checkEntries(entries); err != nil {
 		return fmt.Errorf("sqlite: append to %q: %w", runID, err)
 	}
-	return s.do(ctx, func(w *writer, now int64) error { return w.append(runID, owner, &u, entries, now) })
+	err := s.do(ctx, func(w *writer, now int64) error { return w.append(runID, owner, &u, entries, now) })
+	if err == nil && u.Release {
+		s.wake.Fire()
+	}
+	return err
 }
 
 func checkEntries(entries []journal.Entry) error {
