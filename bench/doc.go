@@ -54,8 +54,9 @@
 // costs a claim, a load and the waiters' loads per run on top of Run's
 // writes.
 //
-// A lone run commits 7 times: the run with its first step's start, each
-// step's end with the next one's start, and the lease's release. Once
+// A lone run committed 7 times: the run with its first step's start, each
+// step's end with the next one's start, and the lease's release (6 since
+// the run's last write releases the lease, see below). Once
 // journal/postgres stopped waiting for the disk on a batch of releases
 // only, one run at a time measured 2,248 steps/s (561-2,723) for sagakit
 // against 1,187 (919-1,429) for DBOS, about 1.9x (9 samples each, later
@@ -66,8 +67,13 @@
 // (0.72 of plain pgx's steps/s when the server's fsync is quick, about
 // 3,000 steps/s for pgx, against 0.66 before releases stopped waiting and
 // Append stopped looking the run up on success; 0.8 to 0.9 when fsync is
-// slow); BenchmarkFleetPostgres drains a backlog of started runs with 1
-// and 2 worker processes in turn, and 2 workers drained it 1.2x (1.1 to
+// slow). Since a run's last write releases its lease, a lone run commits
+// 6 times, and measured 0.75 to 0.80 of those 7 pgx writes' steps/s when
+// fsync was quick, 0.85 to 0.89 at 2,600-3,400 steps/s for pgx (against
+// 0.81 to 0.84 before, run for run in turn), and 0.70 to 0.75 of the same
+// writes made in 6 commits in plain pgx (pgx6); BenchmarkFleetPostgres
+// drains a backlog of started runs with 1 and 2 worker processes in
+// turn, and 2 workers drained it 1.2x (1.1 to
 // 1.4x) as fast as 1 (about 6,400-7,200 steps/s against 5,200-6,100):
 // the server and the workers take about 140 and 80 microseconds of CPU
 // a step, most of what 2 cores have at that rate, and the second

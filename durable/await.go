@@ -232,7 +232,7 @@ func (r *driver[S]) waits(i int) *waits {
 // holds nothing while it waits.
 func (r *driver[S]) park(i int, w *journal.WaitFor) (*saga.Report, error) {
 	entry := journal.Entry{Kind: journal.StepWaiting, Step: r.name(i), Attempt: r.attempt[i], Note: w.Event, At: time.Now()}
-	if err := r.write(journal.Update{Status: journal.Waiting, Wait: w}, entry); err != nil {
+	if err := r.last(journal.Update{Status: journal.Waiting, Wait: w}, entry); err != nil {
 		return r.halt(err)
 	}
 	rep, err := r.halt(fmt.Errorf("%w: step %q waits for %s", ErrWaiting, r.name(i), waitText(w.Event)))

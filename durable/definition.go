@@ -141,7 +141,8 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 	}
 	d.recordPlan(ctx)
 	rep := x.Report()
-	if err := d.e.begin(rep.RunID); err != nil {
+	h, err := d.e.begin(rep.RunID)
+	if err != nil {
 		// This engine drives a run of that ID now: it exists.
 		err = existsError{rep.RunID}
 		x.Halt(err)
@@ -150,14 +151,14 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 	}
 	snap, err := d.codec.Encode(st)
 	if err != nil {
-		d.e.end(rep.RunID)
+		h.end()
 		x.Halt(fmt.Errorf("durable: state not journaled, no step run: %w", err))
 		return x.Finish()
 	}
 	now := rep.Start // the journal's start is the report's
-	hctx, stop := d.e.heartbeat(context.WithoutCancel(ctx), rep.RunID, now)
+	hctx, stop, hush := d.e.heartbeat(context.WithoutCancel(ctx), rep.RunID, now)
 	defer stop()
-	dr := d.newDriver(hctx, x, st, nil)
+	dr := d.newDriver(hctx, hush, h, x, st, nil)
 	dr.snap = snap
 	// The run is created by the driver's first write, together with the
 	// first step's start: one commit.
@@ -171,13 +172,14 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 	stop() // no renewal after the lease is released
 	var exists existsError
 	if errors.As(err, &exists) {
-		d.e.end(rep.RunID)
+		h.end()
 		return rep, exists // nothing was written, and the run of that ID is not ours
 	}
 	// Whatever the outcome, this engine stops driving the run: a paused
 	// run waits for a request, an unfinished one (the journal failed) for
-	// another worker.
-	d.e.release(ctx, rep.RunID)
+	// another worker. The run's last write released the lease, unless it
+	// failed.
+	h.release(ctx)
 	return rep, err
 }
 

@@ -47,16 +47,21 @@ type driver[S any] struct {
 	// fan: the steps of a graph saga run at once (see graph.go), which
 	// share the driver through its lock.
 	fan *fan
+	// hold is the engine's hold on the run, and hush stops the renewals
+	// of its lease (see heartbeat), before the run's last write releases
+	// the lease (see last).
+	hold *hold
+	hush func()
 }
 
-func (d *Definition[S]) newDriver(jctx context.Context, x *saga.Execution[S], st *S, attempts []int) *driver[S] {
+func (d *Definition[S]) newDriver(jctx context.Context, hush func(), h *hold, x *saga.Execution[S], st *S, attempts []int) *driver[S] {
 	n := d.sg.Plan().Len()
 	if attempts == nil {
 		attempts = make([]int, n)
 	}
 	x.Fence(jctx)
 	r := &driver[S]{
-		d: d, x: x, st: st, jctx: jctx, runID: x.Report().RunID,
+		d: d, x: x, st: st, jctx: jctx, hush: hush, hold: h, runID: x.Report().RunID,
 		order: d.sg.Plan().Order(), attempt: attempts, again: make([]bool, n),
 		waited: make([][]journal.Entry, n), parked: -1,
 	}
@@ -87,8 +92,24 @@ func (r *driver[S]) write(u journal.Update, more ...journal.Entry) error {
 	return r.put(u, entries)
 }
 
+// last journals the pending entries plus more with u, as the run's last
+// write, which releases its lease (Update.Release): this driver writes
+// nothing after it, and the engine calls no Release of its own once it
+// succeeded. The ends of runs (succeeded, compensated, failed, ...),
+// pauses, parks, refused requests and stops at a boundary are last
+// writes.
+func (r *driver[S]) last(u journal.Update, more ...journal.Entry) error {
+	u.Release = true
+	return r.write(u, more...)
+}
+
 // put writes u and entries: the run's first write creates it. Calls of
 // put never overlap: a graph run's steps write through their fan.
+//
+// Before a write that releases the lease, put stops the heartbeat's
+// renewals, which would fail once the lease is released, and ends the
+// engine's mark on the run (see hold): from the write's commit on, the
+// run is free in the store, and the engine's own Work may claim it.
 func (r *driver[S]) put(u journal.Update, entries []journal.Entry) error {
 	if err := lost(r.jctx); err != nil {
 		return err
@@ -97,10 +118,17 @@ func (r *driver[S]) put(u journal.Update, entries []journal.Entry) error {
 		u.Status = journal.Running
 	}
 	r.started = false
+	if u.Release {
+		r.hush()
+		r.hold.end()
+	}
 	var err error
 	if run := r.create; run != nil {
 		r.create = nil
 		applyTo(run, u)
+		if u.Release {
+			run.LeaseOwner, run.LeaseExpiry = "", time.Time{}
+		}
 		err = r.d.e.store.Create(r.jctx, *run, entries...)
 		if errors.Is(err, journal.ErrExists) {
 			return existsError{run.ID}
@@ -113,6 +141,9 @@ func (r *driver[S]) put(u journal.Update, entries []journal.Entry) error {
 			return lerr
 		}
 		return fmt.Errorf("%w: %w", ErrJournal, err)
+	}
+	if u.Release {
+		r.hold.freed.Store(true)
 	}
 	if u.Status != "" {
 		r.d.e.changed(r.runID, false)
@@ -156,7 +187,7 @@ func (r *driver[S]) boundary(status journal.Status) (stopped bool, rep *saga.Rep
 		return false, nil, nil
 	}
 	if len(r.pending) > 0 || status != "" {
-		if err := r.write(journal.Update{Status: status}); err != nil {
+		if err := r.last(journal.Update{Status: status}); err != nil {
 			rep, err := r.halt(err)
 			return true, rep, err
 		}
@@ -253,7 +284,7 @@ func (r *driver[S]) pastPivot() bool {
 func (r *driver[S]) pauseRun() (*saga.Report, error) {
 	rep, err := r.x.Finish()
 	msg := errText(err)
-	if werr := r.write(journal.Update{Status: journal.Paused, Error: &msg},
+	if werr := r.last(journal.Update{Status: journal.Paused, Error: &msg},
 		journal.Entry{Kind: journal.RunPaused, Error: msg, At: time.Now()}); werr != nil {
 		return rep, fmt.Errorf("%w (and %w)", err, werr)
 	}
@@ -321,7 +352,7 @@ func (r *driver[S]) finish(status journal.Status, rep *saga.Report, err error) (
 		msg = *r.keep
 	}
 	u := journal.Update{Status: status, Error: &msg, Ended: true}
-	if werr := r.write(u, journal.Entry{Kind: journal.RunEnded, Status: status, Error: msg, At: time.Now()}); werr != nil {
+	if werr := r.last(u, journal.Entry{Kind: journal.RunEnded, Status: status, Error: msg, At: time.Now()}); werr != nil {
 		if err == nil {
 			return rep, werr
 		}

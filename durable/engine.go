@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sagakit/sagakit/internal/runid"
@@ -142,20 +143,56 @@ func (e *Engine) log(ctx context.Context, level slog.Level, msg string, attrs ..
 // begin marks runID as driven by this engine, or fails with [ErrBusy] if
 // it is already: one engine drives a run at most once at a time. Leases
 // cannot tell the engine's callers apart, since they share its owner
-// name.
-func (e *Engine) begin(runID string) error {
+// name. The caller ends its hold with [hold.end] or [hold.release].
+func (e *Engine) begin(runID string) (*hold, error) {
 	e.busyMu.Lock()
 	defer e.busyMu.Unlock()
 	if _, ok := e.busy[runID]; ok {
-		return fmt.Errorf("%w: run %q", ErrBusy, runID)
+		return nil, fmt.Errorf("%w: run %q", ErrBusy, runID)
 	}
 	e.busy[runID] = struct{}{}
-	return nil
+	return &hold{e: e, runID: runID}, nil
 }
 
-// end marks runID as no longer driven by this engine.
-func (e *Engine) end(runID string) {
-	e.busyMu.Lock()
-	delete(e.busy, runID)
-	e.busyMu.Unlock()
+// hold is one driver's hold on a run: the engine's mark that it drives
+// the run (see begin), and the run's lease, which the driver's last
+// write may release (see driver.last).
+//
+// The order rule: the engine stops counting a run as its own before the
+// store frees it, never after, so that the engine's own Work, which may
+// claim the run the moment it is free, never finds it busy (it would
+// leave it leased and idle until the lease ran out). The lease, in turn,
+// keeps every other caller of the engine off the run until then: with
+// the mark dropped and the lease live, Claim skips the run, Acquire
+// refuses it, and a Definition.Run of its ID fails to create it.
+type hold struct {
+	e     *Engine
+	runID string
+	ended atomic.Bool // the mark is dropped: another driver may hold the run now
+	freed atomic.Bool // the run's last write released the lease
+}
+
+// end drops the engine's mark on the run, once: a later call does
+// nothing, even if another driver has marked the run since.
+func (h *hold) end() {
+	if h.ended.CompareAndSwap(false, true) {
+		h.e.busyMu.Lock()
+		delete(h.e.busy, h.runID)
+		h.e.busyMu.Unlock()
+	}
+}
+
+// release stops driving the run here, then gives up its lease, unless
+// the run's last write released it already: in that order (see hold).
+//
+// A last write that failed did not free the lease, unless its outcome is
+// unknown (the connection broke as it committed): then the run may be
+// free, and perhaps claimed by this engine's Work since, which this
+// Release takes the lease from; that driver then stops at its next write,
+// as after any lost lease, and the run is claimed again.
+func (h *hold) release(ctx context.Context) {
+	h.end()
+	if !h.freed.Load() {
+		_ = h.e.store.Release(context.WithoutCancel(ctx), h.runID, h.e.owner)
+	}
 }

@@ -173,7 +173,7 @@ func (r *driver[S]) stopHere() (*saga.Report, error) {
 	if len(r.pending) > 0 || r.fan.status != "" {
 		status := r.fan.status
 		r.fan.status = ""
-		if err := r.write(journal.Update{Status: status}); err != nil {
+		if err := r.last(journal.Update{Status: status}); err != nil {
 			return r.halt(err)
 		}
 	}

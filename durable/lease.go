@@ -19,6 +19,7 @@ import (
 type claim struct {
 	granted time.Time
 	drain   context.Context
+	hold    *hold // set once the engine marks the run as driven here
 }
 
 // heartbeat keeps the lease on runID, granted at granted, for as long as
@@ -28,9 +29,19 @@ type claim struct {
 // by a tenth of the TTL before it expires: the engine gives the run up
 // before another worker may take it, not after. stop ends the heartbeat;
 // calling it again does nothing.
-func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time) (_ context.Context, stop func()) {
+//
+// hush stops the renewals, waiting for one in flight, and leaves the
+// context to end as above, when the lease renewed last is about to end: a
+// driver hushes its heartbeat before the write that releases the lease,
+// so that no renewal follows the release (it would fail, and end the
+// context as if the lease of a run that has stopped had been lost).
+func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time) (_ context.Context, stop, hush func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
+	var (
+		mu     sync.Mutex // held by a renewal in flight
+		hushed bool
+	)
 	go func() {
 		every, margin := e.ttl/3, e.ttl/10
 		valid := granted.Add(e.ttl) // the lease lasts at least until then
@@ -51,10 +62,17 @@ func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time)
 				cancel(fmt.Errorf("durable: run %s: lease not renewed before it ends: %w", runID, journal.ErrLeaseLost))
 				return
 			}
+			mu.Lock()
+			if hushed {
+				mu.Unlock()
+				next = giveUp
+				continue
+			}
 			sent := time.Now()
 			rctx, rcancel := context.WithDeadline(context.WithoutCancel(ctx), giveUp)
 			err := e.store.Renew(rctx, runID, e.owner, e.ttl)
 			rcancel()
+			mu.Unlock()
 			switch {
 			case err == nil:
 				valid, next = sent.Add(e.ttl), sent.Add(every)
@@ -67,7 +85,13 @@ func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time)
 		}
 	}()
 	var once sync.Once
-	return ctx, func() { once.Do(func() { close(done); cancel(nil) }) }
+	stop = func() { once.Do(func() { close(done); cancel(nil) }) }
+	hush = func() {
+		mu.Lock()
+		hushed = true
+		mu.Unlock()
+	}
+	return ctx, stop, hush
 }
 
 func earliest(a, b time.Time) time.Time {

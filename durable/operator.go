@@ -70,20 +70,21 @@ func (e *Engine) Abandon(ctx context.Context, runID, note string) error {
 }
 
 func (e *Engine) carry(ctx context.Context, runID string, req journal.Request) (*saga.Report, error) {
-	if err := e.begin(runID); err != nil {
+	h, err := e.begin(runID)
+	if err != nil {
 		return nil, fmt.Errorf("durable: %s %s: %w", req.Verb, runID, err)
 	}
 	if err := e.store.Request(ctx, runID, req); err != nil {
-		e.end(runID)
+		h.end()
 		return nil, fmt.Errorf("durable: %s %s: %w", req.Verb, runID, err)
 	}
 	granted := time.Now()
 	if _, err := e.store.Acquire(ctx, runID, e.owner, e.ttl); err != nil {
-		e.end(runID)
+		h.end()
 		return nil, fmt.Errorf("durable: %s %s: %w (the request stays recorded for the next worker)", req.Verb, runID, err)
 	}
-	_, err := e.driveHeld(ctx, claim{granted: granted, drain: ctx}, runID)
-	e.release(ctx, runID)
+	_, err = e.driveHeld(ctx, claim{granted: granted, drain: ctx, hold: h}, runID)
+	h.release(ctx)
 	v, verr := Inspect(context.WithoutCancel(ctx), e.store, runID)
 	if verr != nil {
 		return nil, errors.Join(err, verr)

@@ -121,21 +121,21 @@ func (e *Engine) recovered(ctx context.Context, c claim, run journal.Run) error 
 // driveClaimed drives a run this engine leases, then releases it. A
 // request that runs no code (resolve, abandon) is carried out without
 // the run's definition; a run this engine cannot drive is set aside.
+//
+// The run's last write releases the lease, after the engine stopped
+// counting the run as its own; when no last write succeeded, the lease
+// is released after that too (see hold): the run is never free in the
+// store while the engine still counts it as its own (its own Work would
+// claim it and find it busy, leaving it leased and idle until the lease
+// ran out).
 func (e *Engine) driveClaimed(ctx context.Context, c claim, runID string) (*saga.Report, error) {
-	if err := e.begin(runID); err != nil {
+	h, err := e.begin(runID)
+	if err != nil {
 		return nil, err // driven here already: that driver keeps the lease
 	}
-	defer e.release(ctx, runID)
+	defer h.release(ctx)
+	c.hold = h
 	return e.driveHeld(ctx, c, runID)
-}
-
-// release stops driving runID here, then gives up its lease: in that
-// order, so that the run is never free in the store while the engine
-// still counts it as its own (its own Work would claim it and find it
-// busy, leaving it leased and idle until the lease ran out).
-func (e *Engine) release(ctx context.Context, runID string) {
-	e.end(runID)
-	_ = e.store.Release(context.WithoutCancel(ctx), runID, e.owner)
 }
 
 // driveHeld is driveClaimed once the run is marked busy; the caller
@@ -156,34 +156,47 @@ func (e *Engine) driveHeld(ctx context.Context, c claim, runID string) (*saga.Re
 	if req := run.Request; req.Verb != "" {
 		if run.Status.Final() {
 			why := fmt.Errorf("%w: run %s %s", journal.ErrFinal, run.ID, run.Status.Phrase())
-			return nil, errors.Join(why, e.store.Append(sctx, run.ID, e.owner, journal.Update{ClearRequest: true}, refusal(req, why)))
+			return nil, errors.Join(why, e.last(sctx, c.hold, journal.Update{ClearRequest: true}, refusal(req, why)))
 		}
 		if req.Verb == journal.Resolve || req.Verb == journal.Abandon {
-			return nil, e.settle(sctx, run, req)
+			return nil, e.settle(sctx, c.hold, run, req)
 		}
 	}
 	def, ok := e.lookup(run.Saga)
 	if !ok {
-		return nil, e.setAside(sctx, run, fmt.Errorf("%w: run %s of saga %q", ErrUnknownSaga, run.ID, run.Saga))
+		return nil, e.setAside(sctx, c.hold, run, fmt.Errorf("%w: run %s of saga %q", ErrUnknownSaga, run.ID, run.Saga))
 	}
 	rep, err := def.drive(ctx, c, run, entries)
 	var u undrivable
 	if errors.As(err, &u) {
-		return nil, e.setAside(sctx, run, u.err)
+		return nil, e.setAside(sctx, c.hold, run, u.err)
 	}
 	return rep, err
+}
+
+// last makes the last write of a run driven here without a driver (and
+// without a heartbeat), as driver.last does: it releases the lease, the
+// engine's mark on the run ended first (see hold).
+func (e *Engine) last(ctx context.Context, h *hold, u journal.Update, entries ...journal.Entry) error {
+	u.Release = true
+	h.end()
+	if err := e.store.Append(ctx, h.runID, e.owner, u, entries...); err != nil {
+		return err
+	}
+	h.freed.Store(true)
+	return nil
 }
 
 // settle ends a run as resolved or abandoned by an operator: no saga code
 // runs, so it needs no definition. The run keeps its error; the note is
 // in the request's entries and the header's Note.
-func (e *Engine) settle(ctx context.Context, run journal.Run, req journal.Request) error {
+func (e *Engine) settle(ctx context.Context, h *hold, run journal.Run, req journal.Request) error {
 	status := journal.Resolved
 	if req.Verb == journal.Abandon {
 		status = journal.Abandoned
 	}
 	now := time.Now()
-	err := e.store.Append(ctx, run.ID, e.owner, journal.Update{Status: status, Ended: true, ClearRequest: true},
+	err := e.last(ctx, h, journal.Update{Status: status, Ended: true, ClearRequest: true},
 		journal.Entry{Kind: journal.RequestCarriedOut, Verb: req.Verb, Step: req.Step, Note: req.Note, At: now},
 		journal.Entry{Kind: journal.RunEnded, Status: status, Error: run.Error, Note: req.Note, At: now})
 	if err != nil {
@@ -195,7 +208,7 @@ func (e *Engine) settle(ctx context.Context, run journal.Run, req journal.Reques
 
 // setAside blocks a run this engine cannot drive, with why as its error,
 // refusing its request if it has one, and returns why.
-func (e *Engine) setAside(ctx context.Context, run journal.Run, why error) error {
+func (e *Engine) setAside(ctx context.Context, h *hold, run journal.Run, why error) error {
 	msg := why.Error()
 	u := journal.Update{Status: journal.Blocked, Error: &msg}
 	var entries []journal.Entry
@@ -209,7 +222,7 @@ func (e *Engine) setAside(ctx context.Context, run journal.Run, why error) error
 	}
 	entries = append(entries, journal.Entry{Kind: journal.RunBlocked, Status: before, Error: msg, At: time.Now()})
 	e.log(ctx, slog.LevelWarn, "run set aside", slog.String("run_id", run.ID), slog.Any("reason", why))
-	if err := e.store.Append(ctx, run.ID, e.owner, u, entries...); err != nil {
+	if err := e.last(ctx, h, u, entries...); err != nil {
 		return fmt.Errorf("%w (and it could not be set aside: %w)", why, err)
 	}
 	e.changed(run.ID, false)

@@ -38,9 +38,9 @@ func (d *Definition[S]) drive(ctx context.Context, c claim, run journal.Run, ent
 	if err != nil {
 		return x.Report(), err
 	}
-	jctx, stop := d.e.heartbeat(base, run.ID, c.granted)
+	jctx, stop, hush := d.e.heartbeat(base, run.ID, c.granted)
 	defer stop()
-	r := d.newDriver(jctx, x, &st, h.attempt)
+	r := d.newDriver(jctx, hush, c.hold, x, &st, h.attempt)
 	r.drain = c.drain
 	r.snap = newestState(run, entries)
 	r.dirty = !bytes.Equal(r.snap, run.State) // the header catches up with the run's next status
@@ -344,9 +344,10 @@ func (r *driver[S]) keepError(run journal.Run) {
 	}
 }
 
-// refuse records that req was not carried out, and why, and clears it.
+// refuse records that req was not carried out, and why, and clears it:
+// the run is left as it was.
 func (r *driver[S]) refuse(req journal.Request, why error) (*saga.Report, error) {
-	err := r.write(journal.Update{ClearRequest: true}, refusal(req, why))
+	err := r.last(journal.Update{ClearRequest: true}, refusal(req, why))
 	r.x.Halt(why)
 	_, _ = r.x.Finish()
 	if err != nil {

@@ -239,6 +239,17 @@ func (s releaseRecorder) Release(ctx context.Context, runID, owner string) error
 	return err
 }
 
+// Append logs the release of an Append whose Update releases the lease
+// (a driver's last write), as Release's: the lease ends with the write.
+func (s releaseRecorder) Append(ctx context.Context, runID, owner string, u journal.Update, entries ...journal.Entry) error {
+	t0 := time.Now().UnixNano()
+	err := s.recordingStore.Append(ctx, runID, owner, u, entries...)
+	if u.Release {
+		s.ev.add(event{Ev: "release", T0: t0, Run: runID, OK: err == nil, Err: errString(err)})
+	}
+	return err
+}
+
 type wakingRecorder struct {
 	releaseRecorder
 	w journal.Waker
