@@ -1,6 +1,7 @@
 package state_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -38,6 +39,7 @@ func TestJSONErrors(t *testing.T) {
 	var out order
 	err = state.JSON[order]{}.Decode([]byte("{"), &out)
 	is.True(err != nil)
-	var syntax interface{ Error() string }
+	var syntax *json.SyntaxError // the codec's own error, still reachable
 	is.True(errors.As(err, &syntax))
+	is.True(strings.HasPrefix(err.Error(), "state: decode")) // says what failed
 }
