@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -17,49 +16,6 @@ import (
 var _ journal.Planner = (*Store)(nil)
 
 var errEmptyFingerprint = errors.New("postgres: plan without a fingerprint")
-
-// planStep is a step of a plan as its row's steps column holds it, in
-// JSON: [{"name": ..., "kind": ..., "after": [...]}], in declaration
-// order. The field names are the stored format: never change them.
-type planStep struct {
-	Name  string   `json:"name"`
-	Kind  string   `json:"kind"`
-	After []string `json:"after"`
-}
-
-// encodeSteps returns steps as the steps column holds them. A step
-// without predecessors has "after": [], and a plan without steps is [].
-func encodeSteps(steps []journal.PlanStep) (string, error) {
-	out := make([]planStep, len(steps))
-	for i, s := range steps {
-		after := s.After
-		if after == nil {
-			after = []string{}
-		}
-		out[i] = planStep{Name: s.Name, Kind: s.Kind, After: after}
-	}
-	b, err := json.Marshal(out)
-	return string(b), err
-}
-
-// decodeSteps reads a steps column. Empty lists come back nil.
-func decodeSteps(data []byte) ([]journal.PlanStep, error) {
-	var in []planStep
-	if err := json.Unmarshal(data, &in); err != nil {
-		return nil, err
-	}
-	if len(in) == 0 {
-		return nil, nil
-	}
-	steps := make([]journal.PlanStep, len(in))
-	for i, s := range in {
-		steps[i] = journal.PlanStep{Name: s.Name, Kind: s.Kind}
-		if len(s.After) > 0 {
-			steps[i].After = s.After
-		}
-	}
-	return steps, nil
-}
 
 const (
 	savePlanSQL = `INSERT INTO {schema}.plans (fingerprint, saga, steps) VALUES ($1::text, $2::text, $3::jsonb)
@@ -110,3 +66,12 @@ func (s *Store) LoadPlan(ctx context.Context, fingerprint string) (journal.Plan,
 	}
 	return p, nil
 }
+
+// encodeSteps returns steps as the steps column holds them.
+func encodeSteps(steps []journal.PlanStep) (string, error) {
+	b, err := journal.EncodePlanSteps(steps)
+	return string(b), err
+}
+
+// decodeSteps reads a steps column.
+func decodeSteps(data []byte) ([]journal.PlanStep, error) { return journal.DecodePlanSteps(data) }
