@@ -51,15 +51,26 @@ func List(ctx context.Context, store journal.Store, q Query) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := q.Now
+	kept := runs[:0]
+	for _, h := range runs {
+		if q.Since.IsZero() || !h.Created.Before(q.Since) {
+			kept = append(kept, h)
+		}
+	}
+	return Rows(ctx, store, kept, q.Now)
+}
+
+// Rows returns the list row of each of runs, headers store.List
+// returned, in their order, reading each run's journal for the step it
+// stands at; ages are measured to now (zero means time.Now()). It is
+// [List] for a caller that selects the runs itself (a page of a
+// dashboard, after a keyset).
+func Rows(ctx context.Context, store journal.Store, runs []journal.Run, now time.Time) ([]Row, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
 	rows := make([]Row, 0, len(runs))
 	for _, h := range runs {
-		if !q.Since.IsZero() && h.Created.Before(q.Since) {
-			continue
-		}
 		// The header has no step: the journal does.
 		_, entries, err := store.Load(ctx, h.ID)
 		if err != nil {
