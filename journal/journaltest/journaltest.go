@@ -53,6 +53,7 @@ var cases = []testCase{
 	{"ListCopies", testListCopies},
 	{"Claim", testClaim},
 	{"ClaimLimit", testClaimLimit},
+	{"ClaimLimitOldest", testClaimLimitOldest},
 	{"ClaimConcurrent", testClaimConcurrent},
 	{"Acquire", testAcquire},
 	{"Renew", testRenew},
