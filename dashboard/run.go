@@ -1,0 +1,121 @@
+package dashboard
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sagakit/sagakit/journal"
+	"github.com/sagakit/sagakit/runview"
+)
+
+// runData is the run page's data.
+type runData struct {
+	Run      *runview.Run
+	State    string // pretty JSON, or a note on bytes of another codec
+	Graph    *svg
+	Timeline *svg
+	Actions  *actions // nil: no action offered
+	Now      time.Time
+}
+
+// actions are the forms of the operator actions on a run page.
+type actions struct {
+	CSRF  string
+	URL   string
+	Verbs []verbForm
+	Steps []string // for retry
+	// Why: why none is offered (the run has ended, a request is pending).
+	Why string
+}
+
+type verbForm struct {
+	Verb      journal.Verb
+	Label     string
+	NeedsNote bool
+}
+
+// inspect reads a run, writing the 404 or 502 page when it cannot.
+func (h *handler) inspect(w http.ResponseWriter, r *http.Request, asJSON bool) *runview.Run {
+	id := r.PathValue("id")
+	run, err := runview.Inspect(r.Context(), h.store, id, runview.Options{})
+	switch {
+	case errors.Is(err, journal.ErrNotFound):
+		msg := fmt.Sprintf("There is no run %q in the journal.", id)
+		if asJSON {
+			writeJSON(w, http.StatusNotFound, msg, nil)
+		} else {
+			h.fail(w, r, http.StatusNotFound, msg)
+		}
+		return nil
+	case err != nil:
+		if asJSON {
+			h.logger.Error("dashboard: reading the journal", "path", r.URL.Path, "err", err)
+			writeJSON(w, http.StatusBadGateway, "", nil)
+		} else {
+			h.storeFailed(w, r, err)
+		}
+		return nil
+	}
+	return run
+}
+
+func (h *handler) run(w http.ResponseWriter, r *http.Request) {
+	run := h.inspect(w, r, false)
+	if run == nil {
+		return
+	}
+	d := runData{Run: run, Now: h.now()}
+	switch {
+	case len(run.State) > 0:
+		var b bytes.Buffer
+		if json.Indent(&b, run.State, "", "  ") == nil {
+			d.State = b.String()
+		} else {
+			d.State = string(run.State)
+		}
+	case len(run.StateBytes) > 0:
+		d.State = fmt.Sprintf("(%d bytes of another codec than JSON)", len(run.StateBytes))
+	}
+	d.Graph = graphSVG(run)
+	d.Timeline = timelineSVG(run.Timeline())
+	if h.authorize != nil && h.authorize(r) {
+		d.Actions = h.actionsFor(w, r, run)
+	}
+	b := base(r.URL.Path)
+	h.render(w, http.StatusOK, "run", page{
+		Title: "Run " + run.ID, Base: b, Poll: int(h.poll / time.Millisecond),
+		PollURL: b + "api/" + runURL(run.ID), Version: runVersion(run), Data: d,
+	})
+}
+
+// runJSON is the run's view (runview's JSON) with its version, which
+// the run page polls.
+func (h *handler) runJSON(w http.ResponseWriter, r *http.Request) {
+	run := h.inspect(w, r, true)
+	if run == nil {
+		return
+	}
+	writeJSON(w, 0, "", struct {
+		Version string       `json:"version"`
+		Run     *runview.Run `json:"run"`
+	}{runVersion(run), run})
+}
+
+// runVersion sums up what the run page shows, for the poller.
+func runVersion(run *runview.Run) string {
+	hs := fnv.New64a()
+	fmt.Fprintf(hs, "%s|%s|%d|%d|%s", run.Status, run.LastActivity.Format(time.RFC3339Nano), len(run.Notes), len(run.Signals), run.Error)
+	if run.Request != nil {
+		fmt.Fprintf(hs, "|req %s %s", run.Request.Verb, run.Request.Step)
+	}
+	if run.Lease != nil {
+		fmt.Fprintf(hs, "|lease %s", run.Lease.Owner)
+	}
+	return strconv.FormatUint(hs.Sum64(), 36)
+}
