@@ -149,6 +149,7 @@ never with NO_COLOR set.
 		root.AddCommand(a.verbCommand(v))
 	}
 	root.AddCommand(a.signalCommand())
+	root.AddCommand(a.serveCommand())
 	return root
 }
 

@@ -35,7 +35,7 @@ var rules = map[string][]string{
 	"runview": {"journal", "builder", "saga", "durable"},
 	// The CLI records requests and reads views; it does not import
 	// durable, so it cannot drive a run (it never runs saga code).
-	"cmd/sagactl": {"runview", "journal", "journal/sqlite", "journal/postgres", "builder"},
+	"cmd/sagactl": {"runview", "dashboard", "journal", "journal/sqlite", "journal/postgres", "builder"},
 	// The dashboard renders the same views as the CLI, and like it never
 	// drives a run: no durable.
 	"dashboard": {"runview", "journal", "builder"},
