@@ -39,6 +39,7 @@
 //	sagactl resolve RUN --note TEXT [--wait [--timeout D]]
 //	sagactl abandon RUN --note TEXT [--wait [--timeout D]]
 //	sagactl signal RUN EVENT [--data JSON] [--delivery ID]
+//	sagactl serve [--addr HOST:PORT] [--allow-remote] [--allow-actions [--token T]]
 //
 // RUN is a run ID or a prefix of one that no other run has; a prefix that
 // several runs have is an error that names them. list prints runs newest
@@ -51,6 +52,15 @@
 // JSON and the operators' notes with their times. graph draws a saga's
 // plan, or a run's with each step colored by outcome; timeline draws a
 // run in time, parallel steps overlapping, compensations after.
+//
+// serve serves the web dashboard of package
+// github.com/sagakit/sagakit/dashboard for the store at --addr
+// (127.0.0.1:8080; an address beyond the loopback interface needs
+// --allow-remote). It is read-only unless --allow-actions is given, with
+// a token (--token, or SAGAKIT_DASHBOARD_TOKEN; 16 characters or more)
+// that a browser gives at /login or a client as a bearer token. The page
+// names the store by its DSN with the password masked. It runs until
+// interrupted.
 //
 // With --wait, a verb follows the run until a worker has carried the
 // request out and the run has stopped being driven (it ended, or waits
