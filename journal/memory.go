@@ -179,15 +179,25 @@ func due(h Run, now time.Time) Run {
 	return h
 }
 
-// leased returns the run runID if owner holds an unexpired lease on it,
-// and the current time. m.mu must be held.
-func (m *Memory) leased(runID, owner string) (*memRun, time.Time, error) {
+// find returns the run runID, or fails with ErrClosed or ErrNotFound.
+// m.mu must be held.
+func (m *Memory) find(runID string) (*memRun, error) {
 	if m.closed {
-		return nil, time.Time{}, ErrClosed
+		return nil, ErrClosed
 	}
 	r, ok := m.runs[runID]
 	if !ok {
-		return nil, time.Time{}, fmt.Errorf("%w: %q", ErrNotFound, runID)
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, runID)
+	}
+	return r, nil
+}
+
+// leased returns the run runID if owner holds an unexpired lease on it,
+// and the current time. m.mu must be held.
+func (m *Memory) leased(runID, owner string) (*memRun, time.Time, error) {
+	r, err := m.find(runID)
+	if err != nil {
+		return nil, time.Time{}, err
 	}
 	now := utc(m.now())
 	if r.run.LeaseOwner != owner || !now.Before(r.run.LeaseExpiry) {
@@ -220,12 +230,9 @@ func (m *Memory) Load(ctx context.Context, runID string) (Run, []Entry, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return Run{}, nil, ErrClosed
-	}
-	r, ok := m.runs[runID]
-	if !ok {
-		return Run{}, nil, fmt.Errorf("%w: %q", ErrNotFound, runID)
+	r, err := m.find(runID)
+	if err != nil {
+		return Run{}, nil, err
 	}
 	entries := make([]Entry, len(r.entries))
 	for i, e := range r.entries {
@@ -331,12 +338,9 @@ func (m *Memory) Acquire(ctx context.Context, runID, owner string, ttl time.Dura
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return Run{}, ErrClosed
-	}
-	r, ok := m.runs[runID]
-	if !ok {
-		return Run{}, fmt.Errorf("%w: %q", ErrNotFound, runID)
+	r, err := m.find(runID)
+	if err != nil {
+		return Run{}, err
 	}
 	now := utc(m.now())
 	h := &r.run
@@ -404,12 +408,9 @@ func (m *Memory) Request(ctx context.Context, runID string, req Request) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return ErrClosed
-	}
-	r, ok := m.runs[runID]
-	if !ok {
-		return fmt.Errorf("%w: %q", ErrNotFound, runID)
+	r, err := m.find(runID)
+	if err != nil {
+		return err
 	}
 	if r.run.Status.Final() {
 		return fmt.Errorf("%w: run %q %s", ErrFinal, runID, r.run.Status.Phrase())
@@ -436,12 +437,9 @@ func (m *Memory) Signal(ctx context.Context, runID string, sig Signal) (bool, er
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return false, ErrClosed
-	}
-	r, ok := m.runs[runID]
-	if !ok {
-		return false, fmt.Errorf("%w: %q", ErrNotFound, runID)
+	r, err := m.find(runID)
+	if err != nil {
+		return false, err
 	}
 	if sig.Delivery != "" {
 		for _, s := range r.signals {
@@ -473,12 +471,9 @@ func (m *Memory) Signals(ctx context.Context, runID string) ([]Signal, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
-	r, ok := m.runs[runID]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrNotFound, runID)
+	r, err := m.find(runID)
+	if err != nil {
+		return nil, err
 	}
 	var out []Signal
 	for _, s := range r.signals {
