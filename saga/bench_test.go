@@ -2,34 +2,47 @@ package saga_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/sagakit/sagakit/saga"
 )
 
+// The benchmarks come in pairs, a runner and its baseline measured in the
+// same run: BenchmarkRun10 and BenchmarkHandTimed10 (BenchmarkHand10 is
+// the floor without a clock), BenchmarkRunHooks10 and
+// BenchmarkHandHooks10, BenchmarkRunLogger10 and BenchmarkHandLogger10,
+// BenchmarkRunSteps/n and BenchmarkHandTimedSteps/n. A runner's overhead
+// is its time less its baseline's.
+
 type counter struct{ n [16]int }
 
 //go:noinline
 func work(_ context.Context, c *counter, i int) error {
-	c.n[i]++
+	c.n[i%len(c.n)]++
 	return nil
 }
 
-func benchSteps(n int) *saga.Saga[counter] {
+// benchSaga builds an n-step saga of work, configured further by with.
+func benchSaga(n int, with func(*saga.Builder[counter])) *saga.Saga[counter] {
 	b := saga.New[counter]().Name("bench")
+	if with != nil {
+		with(b)
+	}
 	for i := range n {
-		name := string(rune('a' + i))
-		b.Step(name, func(ctx context.Context, c *counter) error { return work(ctx, c, i) },
-			func(ctx context.Context, c *counter) error { c.n[i]--; return nil })
+		b.Step(stepName(i), func(ctx context.Context, c *counter) error { return work(ctx, c, i) },
+			func(_ context.Context, c *counter) error { c.n[i%len(c.n)]--; return nil })
 	}
 	return b.Build()
 }
 
-// BenchmarkRun10 runs a 10-step saga; compare with BenchmarkHand10, the
-// same work written by hand with defer-style compensation bookkeeping.
-func BenchmarkRun10(b *testing.B) {
-	sg := benchSteps(10)
+func stepName(i int) string { return "s" + strconv.Itoa(i) }
+
+// runs runs sg b.N times.
+func runs(b *testing.B, sg *saga.Saga[counter]) {
 	ctx := context.Background()
 	var c counter
 	b.ReportAllocs()
@@ -40,6 +53,12 @@ func BenchmarkRun10(b *testing.B) {
 	}
 }
 
+// BenchmarkRun10 runs a 10-step saga; compare with BenchmarkHandTimed10,
+// the same work written by hand with a clock reading per step.
+func BenchmarkRun10(b *testing.B) { runs(b, benchSaga(10, nil)) }
+
+// BenchmarkHand10 is the hand-written equivalent without timings: run
+// steps, remember how far it got, undo in reverse on failure.
 func BenchmarkHand10(b *testing.B) {
 	ctx := context.Background()
 	var c counter
@@ -51,8 +70,6 @@ func BenchmarkHand10(b *testing.B) {
 	}
 }
 
-// hand is the hand-written equivalent: run steps, remember how far it got,
-// undo in reverse on failure.
 func hand(ctx context.Context, c *counter, n int) error {
 	done := 0
 	for i := range n {
@@ -61,7 +78,7 @@ func hand(ctx context.Context, c *counter, n int) error {
 		}
 		if err := work(ctx, c, i); err != nil {
 			for j := done - 1; j >= 0; j-- {
-				c.n[j]--
+				c.n[j%len(c.n)]--
 			}
 			return err
 		}
@@ -71,7 +88,8 @@ func hand(ctx context.Context, c *counter, n int) error {
 }
 
 // BenchmarkHandTimed10 is BenchmarkHand10 plus what a run's report costs
-// at the least: one clock reading per step into a per-run slice.
+// at the least: one clock reading per step into a per-run slice (on the
+// stack: its size is a constant).
 func BenchmarkHandTimed10(b *testing.B) {
 	ctx := context.Background()
 	var c counter
@@ -85,5 +103,155 @@ func BenchmarkHandTimed10(b *testing.B) {
 			}
 			ends[i] = start.Add(time.Since(start))
 		}
+	}
+}
+
+// BenchmarkRunSteps runs sagas of 10, 100 and 1,000 steps and reports the
+// cost per step, which stays flat; compare with BenchmarkHandTimedSteps.
+func BenchmarkRunSteps(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			runs(b, benchSaga(n, nil))
+			perStep(b, n)
+		})
+	}
+}
+
+// BenchmarkHandTimedSteps is BenchmarkHandTimed10 for n steps, its
+// slice of times made once and reused by every run, as a constant size
+// would put it on the stack.
+func BenchmarkHandTimedSteps(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			ctx := context.Background()
+			var c counter
+			ends := make([]time.Time, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				start := time.Now()
+				for i := range n {
+					if err := work(ctx, &c, i); err != nil {
+						b.Fatal(err)
+					}
+					ends[i] = start.Add(time.Since(start))
+				}
+			}
+			perStep(b, n)
+		})
+	}
+}
+
+func perStep(b *testing.B, n int) {
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/step")
+}
+
+// nopHooks sets every callback, each doing nothing: what is measured is
+// the cost of calling them.
+func nopHooks() *saga.Hooks {
+	return &saga.Hooks{
+		RunContext:            func(ctx context.Context, _ saga.RunInfo) context.Context { return ctx },
+		StepContext:           func(ctx context.Context, _ saga.StepInfo) context.Context { return ctx },
+		CompensationContext:   func(ctx context.Context, _ saga.StepInfo) context.Context { return ctx },
+		OnStart:               func(context.Context, saga.RunInfo) {},
+		OnStepStart:           func(context.Context, saga.StepInfo) {},
+		OnStepSuccess:         func(context.Context, saga.StepInfo, time.Duration) {},
+		OnStepFailure:         func(context.Context, saga.StepInfo, error) {},
+		OnStepSuspended:       func(context.Context, saga.StepInfo, error) {},
+		OnStepRetry:           func(context.Context, saga.StepInfo, error, time.Duration) {},
+		OnCompensationStart:   func(context.Context, saga.RunInfo, error) {},
+		OnStepCompensated:     func(context.Context, saga.StepInfo) {},
+		OnCompensationRetry:   func(context.Context, saga.StepInfo, error, time.Duration) {},
+		OnCompensationFailure: func(context.Context, saga.StepInfo, error) {},
+		OnComplete:            func(context.Context, *saga.Report) {},
+	}
+}
+
+// BenchmarkRunHooks10 is BenchmarkRun10 with every hook set; compare with
+// BenchmarkHandHooks10.
+func BenchmarkRunHooks10(b *testing.B) {
+	runs(b, benchSaga(10, func(sb *saga.Builder[counter]) { sb.WithHooks(nopHooks()) }))
+}
+
+// BenchmarkHandHooks10 is BenchmarkHandTimed10 calling the same callbacks
+// at the same points with the same arguments: the run's and each step's
+// context, a start and a success per step with its duration, and a
+// report of the run at its end. Its run ID is made once, not per run.
+func BenchmarkHandHooks10(b *testing.B) {
+	const n = 10
+	h := nopHooks()
+	names := make([]string, n)
+	for i := range names {
+		names[i] = stepName(i)
+	}
+	run := saga.RunInfo{Saga: "bench", RunID: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}
+	ctx := context.Background()
+	var c counter
+	b.ReportAllocs()
+	for b.Loop() {
+		start := time.Now()
+		rctx := h.RunContext(ctx, run)
+		h.OnStart(rctx, run)
+		ends := make([]time.Time, n)
+		last := start
+		for i := range n {
+			st := saga.StepInfo{RunInfo: run, Step: names[i], Index: i}
+			sctx := h.StepContext(rctx, st)
+			st.Attempt = 1
+			h.OnStepStart(sctx, st)
+			if err := work(sctx, &c, i); err != nil {
+				b.Fatal(err)
+			}
+			ends[i] = start.Add(time.Since(start))
+			h.OnStepSuccess(sctx, st, ends[i].Sub(last))
+			last = ends[i]
+		}
+		h.OnComplete(rctx, &saga.Report{Saga: run.Saga, RunID: run.RunID, Status: saga.StatusSucceeded, Start: start, End: last})
+	}
+}
+
+// benchLogger logs at Info, as in production: the runner's Debug records
+// (a step's start and success) are dropped, its Info record of the run's
+// end is written, as text, to io.Discard.
+func benchLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// BenchmarkRunLogger10 is BenchmarkRun10 with a logger set; compare with
+// BenchmarkHandLogger10.
+func BenchmarkRunLogger10(b *testing.B) {
+	runs(b, benchSaga(10, func(sb *saga.Builder[counter]) { sb.WithLogger(benchLogger()) }))
+}
+
+// BenchmarkHandLogger10 is BenchmarkHandTimed10 logging the same records
+// with the same attributes at the same levels.
+func BenchmarkHandLogger10(b *testing.B) {
+	const n = 10
+	l := benchLogger()
+	names := make([]string, n)
+	for i := range names {
+		names[i] = stepName(i)
+	}
+	const id = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+	ctx := context.Background()
+	var c counter
+	b.ReportAllocs()
+	for b.Loop() {
+		start := time.Now()
+		l.LogAttrs(ctx, slog.LevelDebug, "saga started", slog.Int("steps", n), slog.String("saga", "bench"), slog.String("run_id", id))
+		ends := make([]time.Time, n)
+		last := start
+		for i := range n {
+			l.LogAttrs(ctx, slog.LevelDebug, "step started", slog.String("step", names[i]), slog.Int("attempt", 1),
+				slog.String("saga", "bench"), slog.String("run_id", id))
+			if err := work(ctx, &c, i); err != nil {
+				b.Fatal(err)
+			}
+			ends[i] = start.Add(time.Since(start))
+			l.LogAttrs(ctx, slog.LevelDebug, "step succeeded", slog.String("step", names[i]), slog.Int("attempt", 1),
+				slog.Duration("took", ends[i].Sub(last)), slog.String("saga", "bench"), slog.String("run_id", id))
+			last = ends[i]
+		}
+		l.LogAttrs(ctx, slog.LevelInfo, "saga ended", slog.String("status", "succeeded"), slog.Duration("took", last.Sub(start)),
+			slog.String("saga", "bench"), slog.String("run_id", id))
 	}
 }

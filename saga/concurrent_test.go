@@ -52,7 +52,7 @@ func TestConcurrentRunsShareOneSaga(t *testing.T) {
 func TestRunAllocations(t *testing.T) {
 	is := is.New(t)
 	for _, n := range []int{1, 10} {
-		sg := benchSteps(n)
+		sg := benchSaga(n, nil)
 		var c counter
 		allocs := testing.AllocsPerRun(100, func() {
 			if _, err := sg.Run(context.Background(), &c); err != nil {
