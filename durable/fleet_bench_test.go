@@ -3,8 +3,6 @@ package durable_test
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,30 +44,14 @@ import (
 //	SAGAKIT_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
 //	  go test -run '^$' -bench FleetPostgres -benchtime 6000x -count 3 ./durable
 func BenchmarkFleetPostgres(b *testing.B) {
-	dsn := os.Getenv("SAGAKIT_POSTGRES_DSN")
-	if dsn == "" {
-		b.Skip("no PostgreSQL: set SAGAKIT_POSTGRES_DSN, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	}
+	dsn := pgBenchDSN(b)
 	concurrency := 16
 	if n, err := strconv.Atoi(os.Getenv("SAGAKIT_BENCH_FLEET_CONCURRENCY")); err == nil && n > 0 {
 		concurrency = n
 	}
 	b.StopTimer()
 	ctx := context.Background()
-	r := make([]byte, 6)
-	_, _ = rand.Read(r)
-	schema := "fleet_bench_" + hex.EncodeToString(r)
-	b.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			b.Error(err)
-		}
-	})
+	schema := pgBenchSchema(b, dsn, "fleet_bench_")
 	store, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
 	if err != nil {
 		b.Fatal(err)
@@ -364,29 +346,9 @@ func TestFleetBenchWorker(t *testing.T) {
 //	SAGAKIT_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
 //	  go test -run '^$' -bench PostgresLone -benchtime 3s -count 5 ./durable
 func BenchmarkPostgresLone(b *testing.B) {
-	dsn := os.Getenv("SAGAKIT_POSTGRES_DSN")
-	if dsn == "" {
-		b.Skip("no PostgreSQL: set SAGAKIT_POSTGRES_DSN, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	}
+	dsn := pgBenchDSN(b)
 	ctx := context.Background()
-	newSchema := func(prefix string) string {
-		r := make([]byte, 6)
-		_, _ = rand.Read(r)
-		name := prefix + hex.EncodeToString(r)
-		b.Cleanup(func() {
-			conn, err := pgx.Connect(ctx, dsn)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			defer conn.Close(ctx)
-			if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
-				b.Error(err)
-			}
-		})
-		return name
-	}
-	store, err := postgres.Open(ctx, dsn, postgres.WithSchema(newSchema("lone_bench_")))
+	store, err := postgres.Open(ctx, dsn, postgres.WithSchema(pgBenchSchema(b, dsn, "lone_bench_")))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -395,7 +357,7 @@ func BenchmarkPostgresLone(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw := newRawLone(b, dsn, newSchema("lone_pgx_"))
+	raw := newPgChain(b, dsn, pgBenchSchema(b, dsn, "lone_pgx_"))
 
 	var inRun, inRaw, inRaw6 time.Duration
 	for i := 0; b.Loop(); i++ {
@@ -422,16 +384,23 @@ func BenchmarkPostgresLone(b *testing.B) {
 	b.ReportMetric(inRaw6.Seconds()/inRun.Seconds(), "durable/pgx6")
 }
 
-// rawLone writes what Definition.Run writes for a run of fiveSteps, in
-// plain pgx, one transaction per write: the lease's release in a
-// transaction of its own, or (fold) in the last.
-type rawLone struct {
+// pgChain writes what Definition.Run writes for runs of fiveSteps, in
+// plain pgx on one connection, without lease checks, Seq lookups or
+// wake-ups: pgRounds commits a run, the run with its first entries, then
+// each step's end with the next one's start, the last with the run's end,
+// its header and (release) the lease's release.
+type pgChain struct {
 	conn                          *pgx.Conn
 	insRun, insEntry, end, unlock string
 	state                         []byte
 }
 
-func newRawLone(b *testing.B, dsn, schema string) *rawLone {
+// pgRounds is the number of commits of a run in pgChain.
+const pgRounds = 6
+
+// newPgChain creates the journal's tables in schema (a postgres.Store
+// opened and closed) and connects to the server.
+func newPgChain(b *testing.B, dsn, schema string) *pgChain {
 	ctx := context.Background()
 	s, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema)) // for the tables
 	if err != nil {
@@ -450,7 +419,7 @@ func newRawLone(b *testing.B, dsn, schema string) *rawLone {
 		b.Fatal(err)
 	}
 	runs, entries := pgx.Identifier{schema, "runs"}.Sanitize(), pgx.Identifier{schema, "entries"}.Sanitize()
-	return &rawLone{
+	return &pgChain{
 		conn: conn,
 		insRun: `INSERT INTO ` + runs + ` (id, saga, fingerprint, status, state, error, note, request_verb, request_step,
 			request_note, created, updated, ended, lease_owner, lease_expiry, last_seq)
@@ -463,39 +432,62 @@ func newRawLone(b *testing.B, dsn, schema string) *rawLone {
 	}
 }
 
-func (r *rawLone) run(ctx context.Context, id string, fold bool) error {
-	commit := func(b *pgx.Batch) error { return r.conn.SendBatch(ctx, b).Close() }
+// queue adds to b run id's writes of round k (0 to pgRounds-1).
+func (r *pgChain) queue(b *pgx.Batch, id string, k int, release bool) {
 	now := time.Now().UnixNano()
-	b := &pgx.Batch{}
-	b.Queue(r.insRun, id, r.state, now, now+int64(30*time.Second))
-	b.Queue(r.insEntry, id, 1, "run_started", "", r.state, "", now)
-	b.Queue(r.insEntry, id, 2, "step_started", "step0", nil, "", now)
-	if err := commit(b); err != nil {
-		return err
+	if k == 0 {
+		b.Queue(r.insRun, id, r.state, now, now+int64(30*time.Second))
+		b.Queue(r.insEntry, id, 1, "run_started", "", r.state, "", now)
+		b.Queue(r.insEntry, id, 2, "step_started", "step0", nil, "", now)
+		return
 	}
-	seq := 2
-	for step := range 5 {
-		now := time.Now().UnixNano()
+	step, seq := k-1, 2*k+1
+	b.Queue(r.insEntry, id, seq, "step_succeeded", "step"+strconv.Itoa(step), r.state, "", now)
+	if step < pgRounds-2 {
+		b.Queue(r.insEntry, id, seq+1, "step_started", "step"+strconv.Itoa(step+1), nil, "", now)
+		return
+	}
+	b.Queue(r.insEntry, id, seq+1, "run_ended", "", nil, "succeeded", now)
+	b.Queue(r.end, now, r.state, seq+1, id)
+	if release {
+		b.Queue(r.unlock, id)
+	}
+}
+
+func (r *pgChain) commit(ctx context.Context, b *pgx.Batch) error {
+	return r.conn.SendBatch(ctx, b).Close()
+}
+
+// runs writes the runs ids in lockstep, one transaction per round holding
+// every run's writes of that round: the batching of a store whose writer
+// takes the next write of every run in flight at once.
+func (r *pgChain) runs(ctx context.Context, ids []string) error {
+	for k := range pgRounds {
 		b := &pgx.Batch{}
-		b.Queue(r.insEntry, id, seq+1, "step_succeeded", "step"+strconv.Itoa(step), r.state, "", now)
-		if step < 4 {
-			b.Queue(r.insEntry, id, seq+2, "step_started", "step"+strconv.Itoa(step+1), nil, "", now)
-		} else {
-			b.Queue(r.insEntry, id, seq+2, "run_ended", "", nil, "succeeded", now)
-			b.Queue(r.end, now, r.state, seq+2, id)
-			if fold {
-				b.Queue(r.unlock, id)
-			}
+		for _, id := range ids {
+			r.queue(b, id, k, true)
 		}
-		if err := commit(b); err != nil {
+		if err := r.commit(ctx, b); err != nil {
 			return err
 		}
-		seq += 2
 	}
+	return nil
+}
+
+// run writes run id alone, one transaction per round, and the lease's
+// release in the last (fold) or in one more.
+func (r *pgChain) run(ctx context.Context, id string, fold bool) error {
 	if fold {
-		return nil
+		return r.runs(ctx, []string{id})
 	}
-	b = &pgx.Batch{}
+	for k := range pgRounds {
+		b := &pgx.Batch{}
+		r.queue(b, id, k, false)
+		if err := r.commit(ctx, b); err != nil {
+			return err
+		}
+	}
+	b := &pgx.Batch{}
 	b.Queue(r.unlock, id)
-	return commit(b)
+	return r.commit(ctx, b)
 }

@@ -2,8 +2,8 @@ package durable_test
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"slices"
 	"testing"
@@ -20,33 +20,51 @@ import (
 // own, dropped when it is done, twice: two pools, as two replicas would
 // have. It skips without SAGAKIT_POSTGRES_DSN.
 func openPostgres(b *testing.B) (front, worker *postgres.Store) {
-	dsn := os.Getenv("SAGAKIT_POSTGRES_DSN")
-	if dsn == "" {
-		b.Skip("no PostgreSQL: set SAGAKIT_POSTGRES_DSN")
-	}
-	ctx := context.Background()
-	schema := fmt.Sprintf("bench_%08x", rand.Uint32())
+	dsn := pgBenchDSN(b)
+	schema := pgBenchSchema(b, dsn, "bench_")
 	open := func() *postgres.Store {
-		s, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+		s, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { s.Close() })
 		return s
 	}
-	front, worker = open(), open()
+	return open(), open()
+}
+
+// pgBenchDSN returns SAGAKIT_POSTGRES_DSN, and skips the benchmark when it
+// is unset.
+func pgBenchDSN(b *testing.B) string {
+	b.Helper()
+	dsn := os.Getenv("SAGAKIT_POSTGRES_DSN")
+	if dsn == "" {
+		b.Skip("no PostgreSQL: set SAGAKIT_POSTGRES_DSN, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	}
+	return dsn
+}
+
+// pgBenchSchema returns a fresh schema name starting with prefix, dropped
+// with everything in it when the benchmark ends. Whoever uses it creates
+// it (postgres.Open with WithSchema).
+func pgBenchSchema(b *testing.B, dsn, prefix string) string {
+	b.Helper()
+	r := make([]byte, 6)
+	_, _ = rand.Read(r)
+	name := prefix + hex.EncodeToString(r)
 	b.Cleanup(func() {
+		ctx := context.Background()
 		conn, err := pgx.Connect(ctx, dsn)
 		if err != nil {
 			b.Error(err)
 			return
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
 			b.Error(err)
 		}
 	})
-	return front, worker
+	return name
 }
 
 // BenchmarkStartToFirstStepPostgres measures the time from
