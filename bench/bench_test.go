@@ -13,9 +13,9 @@ import (
 	"github.com/sagakit/sagakit/retry"
 )
 
-// Every benchmark does the same work: at most 3 attempts with exponential
-// backoff (factor 2, no jitter) from interval, a function that fails
-// failures times and then succeeds. Policies and executors are built once,
+// Every benchmark does the same work: at most attempts attempts with
+// exponential backoff (factor 2, no jitter) from interval, a function that
+// fails failures times and then succeeds. Policies and executors are built once,
 // outside the loop, as a program would; backoff's stateful BackOff is
 // reset by backoff.Retry at each call.
 
@@ -25,14 +25,16 @@ const tiny = time.Microsecond
 
 type scenario struct {
 	name     string
+	attempts int
 	failures int
 	interval time.Duration // 0 = no wait
 }
 
 var scenarios = []scenario{
-	{"FirstTrySuccess", 0, 100 * time.Millisecond},
-	{"ThreeAttemptsNoWait", 2, 0},
-	{"ThreeAttemptsTinyInterval", 2, tiny},
+	{"FirstTrySuccess", 3, 0, 100 * time.Millisecond},
+	{"ThreeAttemptsNoWait", 3, 2, 0},
+	{"ThreeAttemptsTinyInterval", 3, 2, tiny},
+	{"TenAttemptsNoWait", 10, 9, 0},
 }
 
 // failing returns a function failing n times, then succeeding, and a reset.
@@ -52,7 +54,7 @@ func BenchmarkSagakit(b *testing.B) {
 	for _, sc := range scenarios {
 		b.Run(sc.name, func(b *testing.B) {
 			ctx := context.Background()
-			p := retry.Policy{MaxAttempts: 3, InitialInterval: sc.interval, MaxInterval: time.Second}
+			p := retry.Policy{MaxAttempts: sc.attempts, InitialInterval: sc.interval, MaxInterval: time.Second}
 			if sc.interval == 0 {
 				p.InitialInterval = -1 // no wait
 			}
@@ -89,7 +91,7 @@ func BenchmarkBackoff(b *testing.B) {
 				reset()
 				_, err := backoff.Retry(ctx, op,
 					backoff.WithBackOff(bo),
-					backoff.WithMaxTries(3),
+					backoff.WithMaxTries(uint(sc.attempts)),
 					backoff.WithMaxElapsedTime(0))
 				if err != nil {
 					b.Fatal(err)
@@ -103,7 +105,7 @@ func BenchmarkFailsafe(b *testing.B) {
 	for _, sc := range scenarios {
 		b.Run(sc.name, func(b *testing.B) {
 			ctx := context.Background()
-			rb := retrypolicy.NewBuilder[any]().WithMaxAttempts(3)
+			rb := retrypolicy.NewBuilder[any]().WithMaxAttempts(sc.attempts)
 			if sc.interval > 0 {
 				rb = rb.WithBackoff(sc.interval, time.Second)
 			} else {

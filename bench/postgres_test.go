@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,14 +38,18 @@ import (
 // step; the DBOS workflow takes it as input, and each step returns it, so
 // that DBOS checkpoints as many bytes per step.
 //
-//   - sagakit/{64,lone}: 64 goroutines (or one) each calling
+//   - sagakit/{1,8,64}: 1, 8 or 64 goroutines each calling
 //     Definition.Run, which drives the run in the caller's goroutine. Each
 //     step has a no-op compensation.
 //   - sagakit-start/64: 64 goroutines each calling Definition.Start then
 //     Engine.Wait, while Engine.Work (WithConcurrency(64)) in the same
 //     process claims and drives the runs: the path of a fleet of workers.
-//   - dbos/{64,lone}: 64 goroutines (or one) each calling RunWorkflow on
+//   - dbos/{1,8,64}: 1, 8 or 64 goroutines each calling RunWorkflow on
 //     a workflow of 5 RunAsStep steps, then GetResult on its handle.
+//
+// Each reports steps/s and the median and 99th percentile of a run's
+// latency (p50-ms, p99-ms), as BenchmarkThroughputPostgres in package
+// durable does.
 //
 // Each benchmark runs on fresh tables: sagakit in a schema of its own
 // (WithSchema), DBOS in a schema of its own (Config.DatabaseSchema) in
@@ -53,12 +58,10 @@ import (
 // SAGAKIT_BENCH_DBOS_POOL=n sets it to n. Both libraries log nothing.
 func BenchmarkPostgres(b *testing.B) {
 	dsn := benchDSN(b)
-	for _, g := range []struct {
-		name       string
-		goroutines int
-	}{{"64", 64}, {"lone", 1}} {
-		b.Run("sagakit/"+g.name, func(b *testing.B) { benchSagakitRun(b, dsn, g.goroutines) })
-		b.Run("dbos/"+g.name, func(b *testing.B) { benchDBOS(b, dsn, g.goroutines) })
+	for _, n := range []int{1, 8, 64} {
+		g := strconv.Itoa(n)
+		b.Run("sagakit/"+g, func(b *testing.B) { benchSagakitRun(b, dsn, n) })
+		b.Run("dbos/"+g, func(b *testing.B) { benchDBOS(b, dsn, n) })
 	}
 	b.Run("sagakit-start/64", func(b *testing.B) { benchSagakitStart(b, dsn, 64) })
 }
@@ -122,21 +125,25 @@ func newSchema(b *testing.B, dsn, prefix string) string {
 }
 
 // drive calls run b.N times from the given number of goroutines, timed,
-// and reports steps/s.
+// and reports steps/s and the median and 99th percentile of a run's
+// duration.
 func drive(b *testing.B, goroutines int, run func(context.Context) error) {
 	b.Helper()
 	ctx := context.Background()
 	var next atomic.Int64
 	errs := make(chan error, goroutines)
+	lat := make([][]time.Duration, goroutines)
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	for range goroutines {
+	for g := range goroutines {
 		wg.Go(func() {
 			for next.Add(1) <= int64(b.N) {
+				t0 := time.Now()
 				if err := run(ctx); err != nil {
 					errs <- err
 					return
 				}
+				lat[g] = append(lat[g], time.Since(t0))
 			}
 		})
 	}
@@ -147,6 +154,10 @@ func drive(b *testing.B, goroutines int, run func(context.Context) error) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N*sagaSteps)/b.Elapsed().Seconds(), "steps/s")
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
 }
 
 // sagakit
