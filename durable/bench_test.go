@@ -3,7 +3,6 @@ package durable_test
 import (
 	"context"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"testing"
@@ -43,45 +42,6 @@ func openSQLite(b *testing.B) journal.Store {
 	}
 	b.Cleanup(func() { store.Close() })
 	return store
-}
-
-// BenchmarkDurableSQLite64 runs 5-step sagas journaled to SQLite from 64
-// goroutines at once: group commit lets concurrent runs share fsyncs.
-func BenchmarkDurableSQLite64(b *testing.B) {
-	d, err := durable.Register(durable.NewEngine(openSQLite(b)), fiveSteps())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0))) // 64 goroutines
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			st := newState()
-			if _, err := d.Run(context.Background(), &st); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N*5)/b.Elapsed().Seconds(), "steps/s")
-}
-
-// BenchmarkDurableSQLiteLone runs one 5-step saga at a time: each step
-// costs one commit (a step's end and the next step's start share it).
-func BenchmarkDurableSQLiteLone(b *testing.B) {
-	counting := &countingStore{Store: openSQLite(b)}
-	d, err := durable.Register(durable.NewEngine(counting), fiveSteps())
-	if err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		st := newState()
-		if _, err := d.Run(context.Background(), &st); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*5)/b.Elapsed().Seconds(), "steps/s")
-	b.ReportMetric(float64(counting.creates+counting.appends)/float64(b.N*5), "writes/step")
 }
 
 // BenchmarkStartToFirstStep measures, with an idle worker on the same
