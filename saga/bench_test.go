@@ -16,7 +16,9 @@ import (
 // the floor without a clock), BenchmarkRunHooks10 and
 // BenchmarkHandHooks10, BenchmarkRunLogger10 and BenchmarkHandLogger10,
 // BenchmarkRunSteps/n and BenchmarkHandTimedSteps/n. A runner's overhead
-// is its time less its baseline's.
+// is its time less its baseline's. Each also reports its CPU time per run
+// (cpu-ns/op, the garbage collector's included), steadier than the wall
+// time where other processes share the cores.
 
 type counter struct{ n [16]int }
 
@@ -41,16 +43,18 @@ func benchSaga(n int, with func(*saga.Builder[counter])) *saga.Saga[counter] {
 
 func stepName(i int) string { return "s" + strconv.Itoa(i) }
 
-// runs runs sg b.N times.
-func runs(b *testing.B, sg *saga.Saga[counter]) {
+// runs runs sg b.N times and returns the CPU time per run.
+func runs(b *testing.B, sg *saga.Saga[counter]) time.Duration {
 	ctx := context.Background()
 	var c counter
 	b.ReportAllocs()
+	cpu := cpuTime()
 	for b.Loop() {
 		if _, err := sg.Run(ctx, &c); err != nil {
 			b.Fatal(err)
 		}
 	}
+	return cpuPerOp(b, cpu)
 }
 
 // BenchmarkRun10 runs a 10-step saga; compare with BenchmarkHandTimed10,
@@ -63,11 +67,13 @@ func BenchmarkHand10(b *testing.B) {
 	ctx := context.Background()
 	var c counter
 	b.ReportAllocs()
+	cpu := cpuTime()
 	for b.Loop() {
 		if err := hand(ctx, &c, 10); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpuPerOp(b, cpu)
 }
 
 func hand(ctx context.Context, c *counter, n int) error {
@@ -94,6 +100,7 @@ func BenchmarkHandTimed10(b *testing.B) {
 	ctx := context.Background()
 	var c counter
 	b.ReportAllocs()
+	cpu := cpuTime()
 	for b.Loop() {
 		start := time.Now()
 		ends := make([]time.Time, 10)
@@ -104,6 +111,7 @@ func BenchmarkHandTimed10(b *testing.B) {
 			ends[i] = start.Add(time.Since(start))
 		}
 	}
+	cpuPerOp(b, cpu)
 }
 
 // BenchmarkRunSteps runs sagas of 10, 100 and 1,000 steps and reports the
@@ -111,8 +119,7 @@ func BenchmarkHandTimed10(b *testing.B) {
 func BenchmarkRunSteps(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			runs(b, benchSaga(n, nil))
-			perStep(b, n)
+			perStep(b, n, runs(b, benchSaga(n, nil)))
 		})
 	}
 }
@@ -127,6 +134,7 @@ func BenchmarkHandTimedSteps(b *testing.B) {
 			var c counter
 			ends := make([]time.Time, n)
 			b.ReportAllocs()
+			cpu := cpuTime()
 			for b.Loop() {
 				start := time.Now()
 				for i := range n {
@@ -136,13 +144,29 @@ func BenchmarkHandTimedSteps(b *testing.B) {
 					ends[i] = start.Add(time.Since(start))
 				}
 			}
-			perStep(b, n)
+			perStep(b, n, cpuPerOp(b, cpu))
 		})
 	}
 }
 
-func perStep(b *testing.B, n int) {
+// cpuPerOp reports the CPU time per run since cpu (see cpuTime), as
+// cpu-ns/op, and returns it.
+func cpuPerOp(b *testing.B, cpu time.Duration) time.Duration {
+	cpu = cpuTime() - cpu
+	if cpu <= 0 {
+		return 0
+	}
+	cpu /= time.Duration(b.N)
+	b.ReportMetric(float64(cpu.Nanoseconds()), "cpu-ns/op")
+	return cpu
+}
+
+// perStep reports the wall and CPU times of a run of n steps per step.
+func perStep(b *testing.B, n int, cpu time.Duration) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/step")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/step")
+	}
 }
 
 // nopHooks sets every callback, each doing nothing: what is measured is
@@ -187,6 +211,7 @@ func BenchmarkHandHooks10(b *testing.B) {
 	ctx := context.Background()
 	var c counter
 	b.ReportAllocs()
+	cpu := cpuTime()
 	for b.Loop() {
 		start := time.Now()
 		rctx := h.RunContext(ctx, run)
@@ -207,6 +232,7 @@ func BenchmarkHandHooks10(b *testing.B) {
 		}
 		h.OnComplete(rctx, &saga.Report{Saga: run.Saga, RunID: run.RunID, Status: saga.StatusSucceeded, Start: start, End: last})
 	}
+	cpuPerOp(b, cpu)
 }
 
 // benchLogger logs at Info, as in production: the runner's Debug records
@@ -235,6 +261,7 @@ func BenchmarkHandLogger10(b *testing.B) {
 	ctx := context.Background()
 	var c counter
 	b.ReportAllocs()
+	cpu := cpuTime()
 	for b.Loop() {
 		start := time.Now()
 		l.LogAttrs(ctx, slog.LevelDebug, "saga started", slog.Int("steps", n), slog.String("saga", "bench"), slog.String("run_id", id))
@@ -254,4 +281,5 @@ func BenchmarkHandLogger10(b *testing.B) {
 		l.LogAttrs(ctx, slog.LevelInfo, "saga ended", slog.String("status", "succeeded"), slog.Duration("took", last.Sub(start)),
 			slog.String("saga", "bench"), slog.String("run_id", id))
 	}
+	cpuPerOp(b, cpu)
 }
