@@ -33,7 +33,7 @@ func replay(plan *builder.Plan, entries []journal.Entry) history {
 		waiting: make([]bool, n), waited: make([][]journal.Entry, n),
 	}
 	for _, e := range entries {
-		if e.State != nil {
+		if isSnapshot(e) {
 			h.stateLost = ""
 		}
 		if e.Kind == journal.RunBlocked && e.Status != "" {
@@ -58,13 +58,16 @@ func replay(plan *builder.Plan, entries []journal.Entry) history {
 			h.attempt[i], h.open[i] = e.Attempt, true
 		case journal.StepSucceeded, journal.StepFailed, journal.StepCancelled:
 			h.open[i] = false
-			if e.Kind == journal.StepSucceeded && e.State == nil {
+			if e.Kind == journal.StepSucceeded && e.State == nil && e.Note != journal.StateKept {
 				h.stateLost = e.Step
 			}
 		case journal.CompStarted:
 			h.compOpen[i] = true
 		case journal.CompSucceeded, journal.CompFailed:
-			h.compOpen[i] = false
+			// The step's compensation ended: it is known as compensated (or
+			// as failing to), even if the step itself never ended (it
+			// waited, or its process died in it): not compensated again.
+			h.compOpen[i], h.open[i] = false, false
 		}
 		applyEntry(&h.steps[i], e)
 	}
