@@ -1,5 +1,6 @@
 # sagakit — make targets. `make test` is the test command; `make example`
-# runs the main example; `make mutate` (slow, not part of `make test`) runs
+# runs the main example; `make fuzz` runs each fuzz target briefly (`make
+# test` includes it); `make mutate` (slow, not part of `make test`) runs
 # mutation testing over the core packages (see RELIABILITY.md).
 
 GO          ?= go
@@ -10,13 +11,32 @@ GREMLINS    ?= github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
 MUTATE_PKGS ?= saga retry builder state parallel internal/graph
 MUTATE_ARGS ?= --workers 2 --timeout-coefficient 10
 
-.PHONY: test lint bench example fmt mutate
+.PHONY: test lint bench example fmt mutate fuzz
 
 # otelsaga is a nested module (OpenTelemetry stays out of the core's
 # dependencies): its tests run with the core's. bench's are benchmarks.
 test:
 	$(GO) test -race ./...
 	cd otelsaga && $(GO) test -race ./...
+	$(MAKE) fuzz
+
+# Each fuzz target for a number of inputs (a few seconds each in `make
+# test`; more by hand: make fuzz FUZZX=100). The budget is a count, not a
+# duration: Go 1.26's coordinator can fail a duration-bound run with
+# "context deadline exceeded" when the time is up (go.dev/issue/75804).
+# Seed corpora (testdata/fuzz) also run as plain tests; a failure writes
+# its input there: commit it with the fix. Target: package:name:inputs.
+FUZZX       ?= 1
+FUZZ_TARGETS = journal/sqlite:FuzzOpenCorrupt:200 journal/sqlite:FuzzCorruptRows:200 \
+	durable:FuzzRecoverJournal:2000 builder:FuzzCompile:20000 cmd/sagactl:FuzzArgs:500 \
+	state:FuzzJSONRoundTrip:20000 state:FuzzForkMerge:20000
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; n=$$(( $${rest#*:} * $(FUZZX) )); \
+		echo "== $$name ($$pkg, $$n inputs)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $${n}x ./$$pkg; \
+	done
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
