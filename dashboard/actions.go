@@ -83,10 +83,31 @@ func (h *handler) actionsFor(w http.ResponseWriter, r *http.Request, run *runvie
 		}
 		a.Verbs = append(a.Verbs, v)
 	}
-	for _, s := range run.Steps {
-		a.Steps = append(a.Steps, s.Name)
-	}
+	a.Steps = stepChoices(run.Steps)
 	return a
+}
+
+// retryFirst ranks the statuses of a step an operator retries: the one
+// that failed, then one cancelled beside it, then one left running with
+// an unknown outcome.
+var retryFirst = []string{"failed", "cancelled", "running"}
+
+// stepChoices lists steps for the retry form, the step that stopped the
+// run selected (none when no step did: the browser shows the first).
+func stepChoices(steps []runview.Step) []stepChoice {
+	c := make([]stepChoice, len(steps))
+	for i, s := range steps {
+		c[i].Name = s.Name
+	}
+	for _, status := range retryFirst {
+		for i, s := range steps {
+			if s.Status == status {
+				c[i].Selected = true
+				return c
+			}
+		}
+	}
+	return c
 }
 
 // confirmData is the confirmation page's data.

@@ -487,7 +487,7 @@ func TestActionConfirmedIsRecordedAndShownPending(t *testing.T) {
 	j := shop(t)
 	b := newBrowser(t, handler(j, dashboard.AllowActions(allow)))
 	page := b.get("/runs/order-2")
-	for _, want := range []string{"Act on the run", `value="resume"`, `value="retry_step"`, `value="compensate"`, `value="resolve"`, `value="abandon"`, "<option>charge</option>"} {
+	for _, want := range []string{"Act on the run", `value="resume"`, `value="retry_step"`, `value="compensate"`, `value="resolve"`, `value="abandon"`, "<option>reserve</option>", "<option selected>charge</option>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("run page lacks %q", want)
 		}

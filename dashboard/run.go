@@ -29,9 +29,16 @@ type actions struct {
 	CSRF  string
 	URL   string
 	Verbs []verbForm
-	Steps []string // for retry
+	Steps []stepChoice // for retry
 	// Why: why none is offered (the run has ended, a request is pending).
 	Why string
+}
+
+// stepChoice is a step in the retry form's list; Selected marks the one
+// an operator most likely means: the step that stopped the run.
+type stepChoice struct {
+	Name     string
+	Selected bool
 }
 
 type verbForm struct {
