@@ -5,8 +5,9 @@
 
 GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
-BENCH       ?= .
+COUNT       ?= 5
 BENCHTIME   ?= 1s
+OUT         ?= bench/out/raw.txt
 GREMLINS    ?= github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
 MUTATE_PKGS ?= saga retry builder state parallel internal/graph
 MUTATE_ARGS ?= --workers 2 --timeout-coefficient 10
@@ -46,10 +47,15 @@ lint:
 	cd bench && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 	cd otelsaga && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
+# sagakit beside its baselines, each pair measured in the same run, one
+# package at a time (-p 1), each benchmark COUNT times: one table of
+# medians and ratios (bench/cmd/benchtable; BENCHMARKS.md explains it),
+# go test's output in OUT (benchstat reads it), the throughput plot in
+# docs/bench-throughput.svg. PostgreSQL rows need SAGAKIT_POSTGRES_DSN.
+# About 10 minutes at the defaults.
 bench:
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) ./...
-	cd bench && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) ./...
-	cd otelsaga && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) ./...
+	cd bench && $(GO) run ./cmd/benchtable -go $(GO) -count $(COUNT) -benchtime $(BENCHTIME) \
+		-out $(abspath $(OUT)) -svg $(abspath docs/bench-throughput.svg)
 
 # Mutation testing with gremlins, one package at a time: each mutant runs
 # that package's tests (no -race), with a timeout of 10x the uncached
