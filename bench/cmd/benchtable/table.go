@@ -29,15 +29,18 @@ type row struct {
 	unit     string   // the unit compared
 	unit2    string   // a second unit shown after the first (p99-ms after p50-ms)
 	ratio    ratioKind
-	steps    int    // > 0: the note gives the overhead per step, (ours-base)/steps
-	perFsync bool   // the note gives the steps per fsync of BenchmarkFsync
-	extra    string // a unit the note gives for both sides (B/step)
-	postgres bool   // needs SAGAKIT_POSTGRES_DSN
+	steps    int      // > 0: the note gives the overhead per step, (ours-base)/steps
+	perFsync bool     // the note gives the steps per fsync of BenchmarkFsync
+	extra    []string // units the note gives for both sides (cpu-ns/op, allocs/op, B/step)
+	postgres bool     // needs SAGAKIT_POSTGRES_DSN
 }
 
 func k(keys ...string) []string { return keys }
 
 func section(title string) row { return row{section: true, label: title} }
+
+// inMemory is the units the in-memory rows note beside the wall time.
+var inMemory = k("cpu-ns/op", "allocs/op")
 
 // conc is the numbers of runs at once of the throughput benchmarks.
 var conc = []string{"1", "8", "64"}
@@ -58,7 +61,7 @@ func table() []row {
 			ours: k("parallel.Run1000"), base: k("parallel.Errgroup1000"), unit: "ns/op", ratio: times, steps: 1000},
 		{label: "Parallel fan-out, 10,000 steps, vs errgroup",
 			ours: k("parallel.Run10000", "parallel.FanOut10000"), base: k("parallel.Errgroup10000"),
-			unit: "ns/op", ratio: times, steps: 10000},
+			unit: "ns/op", ratio: times, steps: 10000, extra: inMemory},
 		{label: "Parallel fan-out, 10,000 steps each waiting 100 ms",
 			ours: k("parallel.Run10000Waits"), unit: "ns/op"},
 
@@ -71,7 +74,7 @@ func table() []row {
 		for _, lib := range []struct{ bench, label string }{{"Backoff", "cenkalti/backoff v5"}, {"Failsafe", "failsafe-go"}} {
 			t = append(t, row{label: sc.label + ", vs " + lib.label,
 				ours: k("bench.Sagakit/" + sc.name), base: k("bench." + lib.bench + "/" + sc.name),
-				unit: "ns/op", ratio: times})
+				unit: "ns/op", ratio: times, extra: k("allocs/op")})
 		}
 	}
 
@@ -122,13 +125,15 @@ func table() []row {
 		{"traces+metrics", "Traces and metrics"},
 	} {
 		t = append(t, row{label: s.label + ", vs no hooks",
-			ours: k("otelsaga.Step/" + s.name), base: k("otelsaga.Step/none"), unit: "ns/step", ratio: times, steps: 1})
+			ours: k("otelsaga.Step/" + s.name), base: k("otelsaga.Step/none"), unit: "ns/step", ratio: times, steps: 1,
+			extra: k("cpu-ns/step")})
 	}
 
 	t = append(t, section("Scaling (ns/step; flat is good)"))
 	for _, n := range []string{"10", "100", "1000"} {
 		t = append(t, row{label: "In memory, " + n + " steps, vs hand-written code reading the clock per step",
-			ours: k("saga.RunSteps/" + n), base: k("saga.HandTimedSteps/" + n), unit: "ns/step", ratio: times, steps: 1})
+			ours: k("saga.RunSteps/" + n), base: k("saga.HandTimedSteps/" + n), unit: "ns/step", ratio: times, steps: 1,
+			extra: k("allocs/op")})
 	}
 	for _, n := range []string{"100", "1000"} {
 		t = append(t, row{label: "Durable on SQLite, " + n + " steps, vs 10 steps",
@@ -137,7 +142,7 @@ func table() []row {
 	for _, size := range []string{"1KiB", "100KiB"} {
 		t = append(t, row{label: "Durable on SQLite, a " + size + " state changed by each step, vs raw writes of the same bytes",
 			ours: k("durable.ScaleState/" + size), base: k("durable.ScaleState/raw-" + size),
-			unit: "ns/step", ratio: times, extra: "B/step"})
+			unit: "ns/step", ratio: times, extra: k("B/step")})
 	}
 	return t
 }
@@ -217,17 +222,20 @@ func (r row) notes(res *results, a, c float64, okA, okC bool) string {
 		}
 		notes = append(notes, n)
 	}
-	if r.extra != "" {
-		x, okX := res.median(r.extra, r.ours...)
-		y, okY := res.median(r.extra, r.base...)
-		if okX || okY {
-			cell := func(v float64, ok bool) string {
-				if !ok {
-					return missing
-				}
-				return byteSize(v)
+	for _, unit := range r.extra {
+		x, okX := res.median(unit, r.ours...)
+		y, okY := res.median(unit, r.base...)
+		cell := func(v float64, ok bool) string {
+			if !ok {
+				return missing
 			}
-			notes = append(notes, fmt.Sprintf("%s vs %s journaled per step", cell(x, okX), cell(y, okY)))
+			return value(unit, v)
+		}
+		switch {
+		case okX && len(r.base) == 0:
+			notes = append(notes, cell(x, okX))
+		case okX || okY:
+			notes = append(notes, fmt.Sprintf("%s vs %s", cell(x, okX), cell(y, okY)))
 		}
 	}
 	return strings.Join(notes, "; ")
@@ -241,7 +249,13 @@ func value(unit string, v float64) string {
 	case "ns/step":
 		return duration(v) + "/step"
 	case "B/step":
-		return byteSize(v) + "/step"
+		return byteSize(v) + " journaled/step"
+	case "cpu-ns/op":
+		return duration(v) + " CPU"
+	case "cpu-ns/step":
+		return duration(v) + " CPU/step"
+	case "allocs/op":
+		return sig(v) + " allocs"
 	case "p50-ms", "p99-ms":
 		return sig(v) + " ms"
 	default: // steps/s, fsync/s

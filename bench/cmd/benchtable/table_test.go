@@ -17,9 +17,9 @@ goos: linux
 goarch: amd64
 pkg: github.com/sagakit/sagakit/saga
 cpu: Some CPU
-BenchmarkRun10-2        	 1000000	      1000 ns/op	    1536 B/op	       2 allocs/op
-BenchmarkRun10-2        	 1000000	      1200 ns/op	    1536 B/op	       2 allocs/op
-BenchmarkRun10-2        	 1000000	      1100 ns/op	    1536 B/op	       2 allocs/op
+BenchmarkRun10-2        	 1000000	      1000 ns/op	       900 cpu-ns/op	    1536 B/op	       2 allocs/op
+BenchmarkRun10-2        	 1000000	      1200 ns/op	      1000 cpu-ns/op	    1536 B/op	       2 allocs/op
+BenchmarkRun10-2        	 1000000	      1100 ns/op	       950 cpu-ns/op	    1536 B/op	       2 allocs/op
 BenchmarkHandTimed10-2  	 3000000	       400 ns/op	     240 B/op	       1 allocs/op
 BenchmarkRunSteps/100-2 	   10000	    100000 ns/op	      1000 ns/step
 PASS
@@ -28,6 +28,7 @@ pkg: github.com/sagakit/sagakit/durable
 BenchmarkFsync-2                         	     500	   2000000 ns/op	       500.0 fsync/s
 BenchmarkThroughputSQLite/sagakit/64-2   	    1000	    100000 ns/op	        12.5 p50-ms	        20.0 p99-ms	     50000 steps/s
 BenchmarkThroughputSQLite/raw/64-2       	    1000	     50000 ns/op	    100000 steps/s
+BenchmarkScaleState/1KiB-2               	     100	     10000 ns/op	      1100 B/step	      9000 ns/step
 --- FAIL: BenchmarkScaleSteps/10
 FAIL
 `
@@ -76,7 +77,8 @@ func TestRender(t *testing.T) {
 	is := is.New(t)
 	rows := []row{
 		section("In memory"),
-		{label: "runner", ours: k("saga.Run10"), base: k("saga.HandTimed10"), unit: "ns/op", ratio: times, steps: 10},
+		{label: "runner", ours: k("saga.Run10"), base: k("saga.HandTimed10"), unit: "ns/op", ratio: times, steps: 10,
+			extra: k("cpu-ns/op", "allocs/op")},
 		{label: "sqlite", ours: k("durable.ThroughputSQLite/sagakit/64"), base: k("durable.ThroughputSQLite/raw/64"),
 			unit: "steps/s", ratio: percent, perFsync: true},
 		{label: "latency", ours: k("durable.ThroughputSQLite/sagakit/64"), base: k("durable.ThroughputSQLite/raw/64"),
@@ -85,17 +87,20 @@ func TestRender(t *testing.T) {
 		{label: "postgres", ours: k("durable.ThroughputPostgres/sagakit/1"), base: k("durable.ThroughputPostgres/raw/1"),
 			unit: "steps/s", ratio: percent, postgres: true},
 		{label: "disk", ours: k("durable.Fsync"), unit: "fsync/s"},
+		{label: "state", ours: k("durable.ScaleState/1KiB"), base: k("durable.ScaleState/raw-1KiB"), unit: "ns/step",
+			ratio: times, extra: k("B/step")},
 	}
 	var b strings.Builder
 	is.NoErr(render(&b, parseOut(t), rows, true))
 	got := b.String()
 	is.Equal(line(t, got, "**In memory**"), "| **In memory** | | | | |")
-	is.Equal(line(t, got, "runner"), "| runner | 1.1 µs | 400 ns | 2.75x | +70 ns/step |")
+	is.Equal(line(t, got, "runner"), "| runner | 1.1 µs | 400 ns | 2.75x | +70 ns/step; 950 ns CPU vs —; 2 allocs vs 1 allocs |")
 	is.Equal(line(t, got, "sqlite"), "| sqlite | 50,000 steps/s | 100,000 steps/s | 50% | 100 steps per fsync (raw 200) |")
 	is.Equal(line(t, got, "latency"), "| latency | 12.5 / 20 ms | — |  |  |")
 	is.Equal(line(t, got, "scale"), "| scale | — | — |  |  |")
 	is.Equal(line(t, got, "postgres"), "| postgres | skipped (SAGAKIT_POSTGRES_DSN unset) | — |  |  |")
 	is.Equal(line(t, got, "disk"), "| disk | 500 fsync/s |  |  |  |")
+	is.Equal(line(t, got, "state"), "| state | 9 µs/step | — |  | 1.07 KiB journaled/step vs — |")
 
 	b.Reset()
 	is.NoErr(render(&b, parseOut(t), rows, false))
