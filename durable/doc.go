@@ -8,8 +8,10 @@
 // under its name; [Definition.Run] runs it like [saga.Saga.Run], but
 // before each step starts and after it ends the journal records the step,
 // its execution number, its outcome and a snapshot of the state (encoded
-// by a [state.Codec], JSON by default). A step's end and the next step's
-// start go out in one write, so a run costs one durable commit per step.
+// by a [state.Codec], JSON by default; a step that leaves the state as
+// the newest snapshot has it journals [journal.StateKept] instead, and no
+// snapshot bytes). A step's end and the next step's start go out in one
+// write, so a run costs one durable commit per step.
 //
 // Each run is leased to the engine driving it, and the engine renews the
 // lease while it works. When a process dies, its leases expire, and

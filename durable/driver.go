@@ -1,6 +1,7 @@
 package durable
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -247,9 +248,9 @@ func (r *driver[S]) forward(pos int) (*saga.Report, error) {
 		if cerr != nil {
 			return r.stateLost(end, cerr)
 		}
-		end.Kind, end.State = journal.StepSucceeded, snap
+		end.Kind = journal.StepSucceeded
+		r.snapshot(&end, snap)
 		r.pending = append(r.pending, end)
-		r.snap, r.dirty = snap, true
 	}
 	if pos == len(r.order) {
 		return r.end(journal.Succeeded)
@@ -262,6 +263,21 @@ func (r *driver[S]) forward(pos int) (*saga.Report, error) {
 		return r.backward()
 	}
 	return r.end(journal.Failed)
+}
+
+// snapshot puts snap, the state after a step, in end, the step's
+// success, and makes it the run's newest snapshot. A snapshot equal to
+// the newest one journaled before it goes as [journal.StateKept]
+// instead, without its bytes: a step that leaves the state as it was
+// costs the journal no snapshot. (Once a graph run's state was lost,
+// every snapshot goes in full.)
+func (r *driver[S]) snapshot(end *journal.Entry, snap []byte) {
+	if r.lostState == nil && r.snap != nil && bytes.Equal(snap, r.snap) {
+		end.Note = journal.StateKept
+		return
+	}
+	end.State = snap
+	r.snap, r.dirty = snap, true
 }
 
 // stateLost pauses the run after step end.Step succeeded but its state

@@ -259,8 +259,7 @@ func (r *driver[S]) step(ctx context.Context, i int) error {
 			err = graph.ErrStop
 			break
 		}
-		end.State = snap
-		r.snap, r.dirty = snap, true
+		r.snapshot(&end, snap)
 	}
 	ticket = r.enqueue(end)
 	if err == nil {

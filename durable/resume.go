@@ -66,14 +66,23 @@ func (d *Definition[S]) drive(ctx context.Context, c claim, run journal.Run, ent
 }
 
 // newestState returns the run's latest state snapshot: the newest entry
-// that carries one (the header's catches up only when its status changes).
+// that carries one (the header's catches up only when its status
+// changes). A step journaled with [journal.StateKept] left the snapshot
+// before it as it was.
 func newestState(run journal.Run, entries []journal.Entry) []byte {
 	for k := len(entries) - 1; k >= 0; k-- {
-		if entries[k].State != nil {
+		if isSnapshot(entries[k]) {
 			return entries[k].State
 		}
 	}
 	return run.State
+}
+
+// isSnapshot reports whether e carries a snapshot of the run's state: a
+// run's start or a step's success does (a WaitEnded entry's State is an
+// event's payload).
+func isSnapshot(e journal.Entry) bool {
+	return e.State != nil && (e.Kind == journal.RunStarted || e.Kind == journal.StepSucceeded)
 }
 
 // restore puts the journaled outcome of every step that ended into x.

@@ -145,6 +145,17 @@ const (
 	RequestCarriedOut Kind = "request_done"
 )
 
+// StateKept is the Note of a [StepSucceeded] entry whose step left the
+// run's state as the newest snapshot before it holds it, byte for byte:
+// the entry carries no State (an unchanged state costs the journal no
+// snapshot bytes), and the run's state after the step is that snapshot.
+// A StepSucceeded entry without State and without this Note records a
+// step whose state could not be encoded: the journal's state is older
+// than the run's effects. The snapshots are those of [RunStarted] and
+// StepSucceeded entries; a [WaitEnded] entry's State is an event's
+// payload, not a snapshot.
+const StateKept = "state_kept"
+
 // Entry is one record of a run's journal.
 type Entry struct {
 	Seq      int64 // assigned by the store: increasing within a run
