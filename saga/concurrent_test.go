@@ -46,19 +46,3 @@ func TestConcurrentRunsShareOneSaga(t *testing.T) {
 		}
 	}
 }
-
-// Hooks and logging cost nothing when unset: a run allocates only its
-// report (the report and its steps), whatever the number of steps.
-func TestRunAllocations(t *testing.T) {
-	is := is.New(t)
-	for _, n := range []int{1, 10} {
-		sg := benchSaga(n, nil)
-		var c counter
-		allocs := testing.AllocsPerRun(100, func() {
-			if _, err := sg.Run(context.Background(), &c); err != nil {
-				t.Fatal(err)
-			}
-		})
-		is.Equal(allocs, 2.0)
-	}
-}

@@ -16,31 +16,33 @@ import (
 // act's stack frame small: package parallel calls it on fresh goroutines.
 func (x *Execution[S]) act(ctx context.Context, i int, start time.Time, state *S) (time.Time, error) {
 	st, sr := &x.sg.steps[i], &x.rep.Steps[i]
-	if x.sg.observed {
+	observed := x.sg.observed
+	if observed {
 		start = x.now()
 		ctx = x.stepContext(ctx, i)
 	}
-	sr.Start, sr.Status, sr.Err, sr.Attempts = start, StepRunning, nil, 0
+	sr.Start, sr.Status = start, StepRunning
+	if sr.Err != nil { // a step run again: cleared, sparing a write barrier otherwise
+		sr.Err = nil
+	}
 	var err error
-	switch {
-	case st.retry != nil:
+	if st.retry != nil {
+		sr.Attempts = 0
 		err = x.retried(ctx, i, state)
-	case st.timeout > 0:
+	} else {
 		sr.Attempts = 1
-		if x.sg.observed {
+		if observed {
 			x.stepStarted(ctx, i, 1)
 		}
-		err = attempt(ctx, st.action, state, st.timeout)
-	default:
-		sr.Attempts = 1
-		if x.sg.observed {
-			x.stepStarted(ctx, i, 1)
+		if st.timeout > 0 {
+			err = attempt(ctx, st.action, state, st.timeout)
+		} else {
+			err = call(ctx, st.action, state)
 		}
-		err = call(ctx, st.action, state)
 	}
 	end := x.now()
 	if err != nil && x.suspends && errors.Is(err, ErrSuspended) {
-		if x.sg.observed {
+		if observed {
 			x.stepSuspended(ctx, i, sr.Attempts, err)
 		}
 		return end, err // the step has not ended: still running
@@ -54,7 +56,7 @@ func (x *Execution[S]) act(ctx context.Context, i int, start time.Time, state *S
 	if st.kind == builder.Pivot {
 		x.pivoted.Store(true)
 	}
-	if x.sg.observed {
+	if observed {
 		x.stepSucceeded(ctx, i, sr.Attempts, end.Sub(start))
 	}
 	return end, nil
@@ -149,14 +151,21 @@ func plain(err error) error {
 	return err
 }
 
-// call calls fn, turning a panic into a [*PanicError].
+// call calls fn, turning a panic into a [*PanicError]. It asks recover
+// only when fn did not return.
 func call[S any](ctx context.Context, fn func(context.Context, *S) error, state *S) (err error) {
+	returned := false
 	defer func() {
+		if returned {
+			return
+		}
 		if v := recover(); v != nil {
 			err = newPanicError(v)
 		}
 	}()
-	return fn(ctx, state)
+	err = fn(ctx, state)
+	returned = true
+	return err
 }
 
 // policy returns p with the run's retry hooks added when the saga is

@@ -37,15 +37,15 @@ type Execution[S any] struct {
 	pivoted atomic.Bool
 	// suspends: the runner can suspend steps (see ErrSuspended).
 	suspends bool
+	unwound  bool  // Abort decided to compensate
+	paused   bool  // Pause was called
+	stop     error // why forward work stopped when no step failed
+	halt     error // Halt's error
 
-	mu       sync.Mutex
-	first    int     // index of the first failed step, -1 if none
-	others   []error // later failures (*StepError)
-	stop     error   // why forward work stopped when no step failed
-	unwound  bool    // Abort decided to compensate
-	paused   bool    // Pause was called
-	halt     error   // Halt's error
-	compErrs []error // *CompensationError, in the order they happened
+	mu       sync.Mutex // guards what follows: steps write it concurrently
+	first    int        // index of the first failed step, -1 if none
+	others   []error    // later failures (*StepError)
+	compErrs []error    // *CompensationError, in the order they happened
 }
 
 // Start begins a run of the saga over state, for a runner of its own (see
@@ -54,17 +54,14 @@ type Execution[S any] struct {
 // Execution that has already finished: return its Report.
 func (sg *Saga[S]) Start(ctx context.Context, state *S) (*Execution[S], error) {
 	sg.mustBeBuilt()
-	x := &Execution[S]{sg: sg, state: state, first: -1}
+	x := sg.newExecution()
+	x.sg, x.state, x.first = sg, state, -1
 	now := time.Now()
 	id := ChosenRunID(ctx)
 	if id == "" {
 		id = runid.Format(&x.id, now)
 	}
-	x.rep = Report{Saga: sg.name, RunID: id, Status: StatusRunning, Start: now, Steps: make([]StepReport, len(sg.steps))}
-	for i := range x.rep.Steps {
-		x.rep.Steps[i].Name = sg.steps[i].name
-		x.rep.Steps[i].Status = StepPending
-	}
+	x.rep.Saga, x.rep.RunID, x.rep.Status, x.rep.Start = sg.name, id, StatusRunning, now
 	if state == nil {
 		x.fwd = runContext{Context: ctx, id: &x.rep.RunID}
 		x.stop = ErrNilState

@@ -24,11 +24,12 @@ func (sg *Saga[S]) Run(ctx context.Context, state *S) (*Report, error) {
 		return x.Report(), err
 	}
 	fctx := x.Context()
+	done := fctx.Done() // nil: fctx never ends, no need to ask before each step
 	order := sg.plan.Order()
 	last := x.rep.Start
 	pos := 0
 	for ; pos < len(order); pos++ {
-		if fctx.Err() != nil {
+		if done != nil && fctx.Err() != nil {
 			break
 		}
 		if last, err = x.act(fctx, order[pos], last, state); err != nil {

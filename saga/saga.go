@@ -22,6 +22,7 @@ type Saga[S any] struct {
 	timeout      time.Duration
 	reserve      time.Duration
 	compensateOn func(error) bool
+	layout       runLayout
 }
 
 // step is a compiled step: everything Run needs, resolved at Build.
@@ -88,6 +89,7 @@ func (b *Builder[S]) snapshot(plan *builder.Plan) *Saga[S] {
 		}
 		sg.steps[i] = st
 	}
+	sg.layout = newRunLayout[S](len(sg.steps))
 	return sg
 }
 
