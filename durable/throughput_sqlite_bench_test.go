@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sagakit/sagakit/durable"
+	"github.com/sagakit/sagakit/internal/runid"
 	"github.com/sagakit/sagakit/journal/sqlite"
 )
 
@@ -184,7 +184,7 @@ func benchRawSQLite(b *testing.B, conc int) {
 	for first := 0; first < b.N; first += conc {
 		ids = ids[:0]
 		for i := first; i < min(first+conc, b.N); i++ {
-			ids = append(ids, fmt.Sprintf("run-%d", i))
+			ids = append(ids, runid.New(time.Now())) // as long as the library's
 		}
 		c.rounds(b, ids, 5)
 	}
