@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -55,4 +56,34 @@ func TestLeaseCacheSeesOtherProcesses(t *testing.T) {
 		is.Equal(e.Seq, int64(i+1)) // no Seq reused across the two writers
 	}
 	is.Equal(len(entries), 4)
+}
+
+// The lease cache holds the runs being driven: a run's last write, which
+// releases its lease, drops it, so that a long-lived worker's cache does
+// not grow with every run it ever drove. The run's next writer reads its
+// lease again.
+func TestLeaseCacheDropsReleasedRuns(t *testing.T) {
+	is := is.New(t)
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "journal.db"))
+	defer s.Close()
+	for i := range 50 {
+		id := fmt.Sprintf("r%d", i)
+		is.NoErr(s.Create(ctx, journal.Run{ID: id, Saga: "s", Fingerprint: "f", Status: journal.Running,
+			LeaseOwner: "a", LeaseExpiry: time.Now().Add(time.Minute)}, journal.Entry{Kind: journal.RunStarted}))
+		is.NoErr(s.Append(ctx, id, "a", journal.Update{}, journal.Entry{Kind: journal.StepStarted, Step: "x"}))
+		is.NoErr(s.Append(ctx, id, "a", journal.Update{Status: journal.Succeeded, Release: true},
+			journal.Entry{Kind: journal.RunEnded, Status: journal.Succeeded}))
+	}
+	is.Equal(s.CachedLeases(), 0)
+
+	err := s.Append(ctx, "r0", "a", journal.Update{}, journal.Entry{Kind: journal.StepStarted, Step: "y"})
+	is.True(errors.Is(err, journal.ErrLeaseLost)) // released: read again, and refused
+	_, err = s.Acquire(ctx, "r0", "b", time.Minute)
+	is.NoErr(err)
+	is.NoErr(s.Append(ctx, "r0", "b", journal.Update{}, journal.Entry{Kind: journal.StepStarted, Step: "y"}))
+	_, entries, err := s.Load(ctx, "r0")
+	is.NoErr(err)
+	is.Equal(len(entries), 4)
+	is.Equal(entries[3].Seq, int64(4))
 }

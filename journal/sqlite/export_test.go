@@ -11,6 +11,12 @@ func (s *Store) Commits() (commits, ops int64) {
 	return s.w.commits.Load(), s.w.committed.Load()
 }
 
+// CachedLeases returns how many runs the writer's lease cache holds.
+func (s *Store) CachedLeases() (n int) {
+	_ = s.do(context.Background(), func(w *writer, _ int64) error { n = len(w.leases); return nil })
+	return n
+}
+
 // SchemaVersion is the schema version this code writes.
 var SchemaVersion = len(migrations)
 

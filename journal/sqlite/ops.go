@@ -22,7 +22,7 @@ const insertRun = `INSERT INTO runs (id, saga, fingerprint, status, state, error
 	ON CONFLICT (id) DO NOTHING`
 
 func (w *writer) create(run *journal.Run, entries []journal.Entry, now int64) error {
-	defer delete(w.leases, run.ID)
+	delete(w.leases, run.ID)
 	r := run
 	// A run created waiting keeps its Wait (a new run has no signals to
 	// be woken by); the wait columns stay clear for any other status.
@@ -43,6 +43,9 @@ func (w *writer) create(run *journal.Run, entries []journal.Entry, now int64) er
 	if err := w.insertEntries(run.ID, 0, entries, now); err != nil {
 		return fmt.Errorf("sqlite: create %q: %w", run.ID, err)
 	}
+	// The run's first Append (its next step's) needs no read: the cache
+	// has what this transaction wrote, and a rollback empties it.
+	w.leases[run.ID] = leaseRow{r.LeaseOwner, nanotime.From(r.LeaseExpiry), int64(len(entries))}
 	return nil
 }
 
@@ -196,12 +199,11 @@ func (w *writer) append(runID, owner string, u *journal.Update, entries []journa
 	if err := w.insertEntries(runID, seq, entries, now); err != nil {
 		return fmt.Errorf("sqlite: append to %q: %w", runID, err)
 	}
-	if l, ok := w.leases[runID]; ok {
+	if l, ok := w.leases[runID]; ok && !u.Release {
 		l.lastSeq = seq + int64(len(entries))
-		if u.Release {
-			l.owner, l.expiry = "", 0
-		}
 		w.leases[runID] = l
+	} else {
+		delete(w.leases, runID) // the cache keeps the runs this process drives
 	}
 	return nil
 }

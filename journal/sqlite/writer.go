@@ -49,10 +49,13 @@ type writer struct {
 	now     func() time.Time
 	stmts   map[string]*sql.Stmt
 
-	// leases caches what holds needs of the runs this writer touched, so
-	// that a step's Append skips the read. It is emptied when another
-	// connection (another process) committed since ours (data_version),
-	// on a rollback, and per run by every op that changes a lease.
+	// leases caches what holds needs of the runs this writer leased or
+	// created, so that a step's Append skips the read. It is emptied when
+	// another connection (another process) committed since ours
+	// (data_version), on a rollback, and per run by every op that changes
+	// a lease other than Create, which fills it, and by an Append that
+	// releases the lease: it holds the runs being driven, not every run
+	// this process ever wrote.
 	leases  map[string]leaseRow
 	version int64
 
