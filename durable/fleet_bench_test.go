@@ -333,9 +333,10 @@ func TestFleetBenchWorker(t *testing.T) {
 // BenchmarkPostgresLone measures one run at a time on PostgreSQL, where
 // each step waits for a commit: Definition.Run of a saga of 5 no-op steps
 // (fiveSteps, a ~100-byte state), against the same writes done in plain
-// pgx, one transaction per write, on one connection: the run with its
-// first entries, each step's end with the next one's start, the last
-// step's end with the run's end and its header, and the lease's release
+// pgx (pgChain), one transaction per write, on one connection: the run
+// with its first entries, each step's end with the next one's start and
+// the header's last_seq, the last step's end with the run's end and its
+// header, and the lease's release
 // (7 commits, as Run made until its last write released the lease),
 // without lease checks, Seq lookups or wake-ups. Run now makes 6 commits,
 // the release in the last: pgx6 does the same writes in 6 commits too.
@@ -387,12 +388,13 @@ func BenchmarkPostgresLone(b *testing.B) {
 // pgChain writes what Definition.Run writes for runs of fiveSteps, in
 // plain pgx on one connection, without lease checks, Seq lookups or
 // wake-ups: pgRounds commits a run, the run with its first entries, then
-// each step's end with the next one's start, the last with the run's end,
-// its header and (release) the lease's release.
+// each step's end with the next one's start and the header's last_seq
+// (which the store's append moves), the last with the run's end, its
+// header and (release) the lease's release.
 type pgChain struct {
-	conn                          *pgx.Conn
-	insRun, insEntry, end, unlock string
-	state                         []byte
+	conn                               *pgx.Conn
+	insRun, insEntry, seq, end, unlock string
+	state                              []byte
 }
 
 // pgRounds is the number of commits of a run in pgChain.
@@ -426,6 +428,7 @@ func newPgChain(b *testing.B, dsn, schema string) *pgChain {
 			VALUES ($1, 'bench', 'fp', 'running', $2, '', '', '', '', '', $3, $3, 0, 'w', $4, 2)`,
 		insEntry: `INSERT INTO ` + entries + ` (run_id, seq, kind, step, attempt, attempts, error, state, status, verb, note, at)
 			VALUES ($1, $2, $3, $4, 1, 1, '', $5, $6, '', '', $7)`,
+		seq:    `UPDATE ` + runs + ` SET last_seq = $1 WHERE id = $2`,
 		end:    `UPDATE ` + runs + ` SET updated = $1, status = 'succeeded', state = $2, ended = $1, last_seq = $3 WHERE id = $4`,
 		unlock: `UPDATE ` + runs + ` SET lease_owner = '', lease_expiry = 0 WHERE id = $1 AND lease_owner = 'w'`,
 		state:  state,
@@ -445,6 +448,7 @@ func (r *pgChain) queue(b *pgx.Batch, id string, k int, release bool) {
 	b.Queue(r.insEntry, id, seq, "step_succeeded", "step"+strconv.Itoa(step), r.state, "", now)
 	if step < pgRounds-2 {
 		b.Queue(r.insEntry, id, seq+1, "step_started", "step"+strconv.Itoa(step+1), nil, "", now)
+		b.Queue(r.seq, seq+1, id)
 		return
 	}
 	b.Queue(r.insEntry, id, seq+1, "run_ended", "", nil, "succeeded", now)
