@@ -303,5 +303,37 @@
 // leave it leased and idle until the lease expired. Drivers now stop
 // counting the run first, then release it.
 //
+// # The chaos campaign
+//
+// TestChaos (chaos_test.go, chaos_child_test.go, chaos_world_test.go,
+// chaos_check_test.go, chaos_pg_test.go) puts everything above together,
+// at random: a controller starts runs of four sagas (sequential,
+// sequential compensated after a crash, a graph, and one that pauses on
+// failure; some wait for an event or a timer, some fail at a step) with
+// Definition.Start, while three worker processes run Engine.Work on one
+// journal and an operator process fires verbs and signals at runs that
+// are not over. From a deck shuffled anew each round, the controller
+// kills a worker (SIGKILL) and starts another in its place, freezes one
+// (SIGSTOP) past its lease and thaws it, opens a window of disk write
+// errors in one (it lowers its own RLIMIT_FSIZE, so that SQLite's writes
+// fail with EFBIG), restarts the campaign's own PostgreSQL cluster (in a
+// temporary directory, on a free port; never the shared server) in fast
+// or immediate mode, or terminates the campaign's connections. Then the
+// operator stops, the controller signals the waiting runs and answers
+// the paused ones as a person would, the workers drain what is left, and
+// the checker reads the journal and the execution ledger (every action's
+// and compensation's execution, with its process, key, outcome and
+// times, and every effect) and reports each violation: a run neither
+// completed, compensated, nor ended by an operator; an effect standing
+// in a compensated run, or not standing once in a succeeded one; a step
+// compensated that never started; a compensation journaled twice, or run
+// after its success was journaled, and a step likewise; an effect taken
+// twice under one key by a step that is not idempotent; two executions of
+// a step at once, other than in the frozen-process window. It runs on
+// SQLite, and on PostgreSQL when SAGAKIT_POSTGRES_DSN is set or
+// SAGAKIT_CHAOS_RUNS asks for a campaign (make chaos); the seed
+// (SAGAKIT_CHAOS_SEED) replays the runs' plans and the faults' order, not
+// the processes' timing. Plain go test runs a short campaign.
+//
 // The tests need a Unix system; elsewhere they skip.
 package crashtest
