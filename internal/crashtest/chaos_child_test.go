@@ -300,6 +300,11 @@ func TestChaosChild(t *testing.T) {
 	if err := json.Unmarshal([]byte(env), &p); err != nil || p.Role == "" {
 		t.Fatalf("chaos child: plan %q: %v", env, err)
 	}
+	// The disk faults' signal, before anything else: its default action
+	// would end the process.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	signal.Ignore(syscall.SIGXFSZ)
 	ctx := context.Background()
 	out := &chaosOut{w: os.Stdout}
 	go exitWithParent()
@@ -315,7 +320,7 @@ func TestChaosChild(t *testing.T) {
 	defer stop()
 	switch p.Role {
 	case chaosWorkerRole:
-		chaosWork(wctx, t, p, store, part, out)
+		chaosWork(wctx, t, p, store, part, out, usr1)
 	case chaosOperatorRole:
 		chaosOperate(wctx, t, p, store, part, out)
 	default:
@@ -376,14 +381,14 @@ func (s faultCounter) Renew(ctx context.Context, runID, owner string, ttl time.D
 
 // chaosWork is a worker: Engine.Work until ctx ends. On SQLite, each
 // SIGUSR1 opens a disk fault window (diskFaults).
-func chaosWork(ctx context.Context, t *testing.T, p chaosPlan, store journal.Store, part *participant, out *chaosOut) {
+func chaosWork(ctx context.Context, t *testing.T, p chaosPlan, store journal.Store, part *participant, out *chaosOut, usr1 <-chan os.Signal) {
 	ss, ok := store.(signalingStore)
 	if !ok {
 		t.Fatalf("%s: the store %T does not wake workers or keep signals", p.Owner, store)
 	}
 	fc := faultCounter{signalingStore: ss, on: new(atomic.Bool), failed: new(atomic.Int64)}
 	if p.Store.Kind == sqliteStore {
-		go diskFaults(p, fc, out)
+		go diskFaults(p, fc, out, usr1)
 	}
 	engine := durable.NewEngine(fc, durable.WithOwner(p.Owner), durable.WithLeaseTTL(p.TTL),
 		durable.WithConcurrency(p.Conc), durable.WithLogger(slog.New(slog.DiscardHandler)))
@@ -394,7 +399,7 @@ func chaosWork(ctx context.Context, t *testing.T, p chaosPlan, store journal.Sto
 	_ = engine.Work(ctx, p.Poll)
 }
 
-// diskFaults makes the journal's disk fail: at each SIGUSR1, the process
+// diskFaults makes the journal's disk fail: at each SIGUSR1 (usr1), the process
 // lowers its own RLIMIT_FSIZE to 64 KiB (above the shared-memory index
 // SQLite maps, which stays at 32 KiB) for a random window of 50 to 400
 // ms, then raises it again. A write(2) of any regular file at an offset
@@ -410,12 +415,9 @@ func chaosWork(ctx context.Context, t *testing.T, p chaosPlan, store journal.Sto
 // restarted after a commit was sent.) The participant's file, in the
 // same process, fails alike, and the steps retry their calls (persist).
 // Each window is reported with the journal calls that failed in it.
-func diskFaults(p chaosPlan, fc faultCounter, out *chaosOut) {
-	signal.Ignore(syscall.SIGXFSZ)
-	c := make(chan os.Signal, 1)
-	signal.Notify(c, syscall.SIGUSR1)
+func diskFaults(p chaosPlan, fc faultCounter, out *chaosOut, usr1 <-chan os.Signal) {
 	rng := rand.New(rand.NewPCG(p.Seed, 1))
-	for range c {
+	for range usr1 {
 		var old syscall.Rlimit
 		if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
 			out.add(chaosLine{Ev: "disk", Err: err.Error()})

@@ -89,7 +89,7 @@ const (
 	faultRestart   = "pg_restart" // restart PostgreSQL, fast or immediate
 	faultConnKill  = "conn_kill"  // pg_terminate_backend the campaign's connections
 	faultVerbs     = "verbs"      // operator verbs (the operator process's)
-	faultStopSkips = "stop_skipped"
+	faultStopSkips = "stop_not_outside_a_transaction"
 )
 
 // chaosFigures are what a campaign did and found.
@@ -271,6 +271,11 @@ func startChaos(t *testing.T, p chaosPlan) *chaosProc {
 	return c
 }
 
+// ready reports whether the process has said it is ready.
+func (c *chaosProc) ready() bool {
+	return strings.Contains(c.out.String(), chaosPrefix+`{"ev":"ready"}`)
+}
+
 func (c *chaosProc) exited() bool {
 	select {
 	case <-c.done:
@@ -377,14 +382,19 @@ func (w *chaosWorld) startWorker(slot int) {
 	w.all = append(w.all, c)
 }
 
-// live returns a random worker slot whose process is not stopped.
+// live returns a random worker slot whose process is ready (its engine
+// works) and not stopped, or -1 if there is none.
 func (w *chaosWorld) live() int {
-	for {
-		slot := w.rng.IntN(len(w.workers))
-		if w.workers[slot] != w.stopped {
-			return slot
+	var slots []int
+	for slot, c := range w.workers {
+		if c != w.stopped && c.ready() {
+			slots = append(slots, slot)
 		}
 	}
+	if len(slots) == 0 {
+		return -1
+	}
+	return slots[w.rng.IntN(len(slots))]
 }
 
 // thaw continues the stopped worker.
@@ -403,9 +413,13 @@ func (w *chaosWorld) thaw() {
 // inject injects one fault of kind.
 func (w *chaosWorld) inject(ctx context.Context, kind string) {
 	t := w.t
+	slot := w.live()
+	if slot < 0 && (kind == faultKill || kind == faultStop || kind == faultDisk) {
+		w.faults[kind+"_skipped"]++ // no worker ready
+		return
+	}
 	switch kind {
 	case faultKill:
-		slot := w.live()
 		c := w.workers[slot]
 		if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatalf("SIGKILL %s: %v", c.plan.Owner, err)
@@ -423,7 +437,7 @@ func (w *chaosWorld) inject(ctx context.Context, kind string) {
 		if w.stopped != nil {
 			return
 		}
-		c := w.workers[w.live()]
+		c := w.workers[slot]
 		at, ok := chaosFreeze(ctx, c, w.probes)
 		if !ok {
 			w.faults[faultStopSkips]++
@@ -433,7 +447,7 @@ func (w *chaosWorld) inject(ctx context.Context, kind string) {
 		// Past the lease: its runs' leases expire, others take them over.
 		w.thawAt = at.Add(w.cfg.ttl + time.Duration(w.rng.Int64N(int64(w.cfg.ttl))))
 	case faultDisk:
-		c := w.workers[w.live()]
+		c := w.workers[slot]
 		if err := c.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
 			t.Fatalf("SIGUSR1 %s: %v", c.plan.Owner, err)
 		}
