@@ -35,15 +35,19 @@ import (
 //     once, other than in the frozen-process window: the earlier one in a
 //     process that was stopped (SIGSTOP) while it ran, the later in
 //     another.
+//
+// Each violation has a kind, for the figures; a step or compensation
+// executed after its success was journaled, by a process thawed shortly
+// before (within thaw), is of its own kind.
 func checkChaos(ctx context.Context, t *testing.T, store journal.Store, part *participant, runs []chaosRun,
-	stops map[string][]frozen) (map[journal.Status]int, []string) {
+	stops map[string][]frozen, thaw time.Duration) (map[journal.Status]int, []chaosViolation) {
 	t.Helper()
 	effects, execs, err := part.chaosWorld()
 	if err != nil {
 		t.Fatalf("read the ledger: %v", err)
 	}
 	statuses := map[journal.Status]int{}
-	var violations []string
+	var violations []chaosViolation
 	var nExecs, nEffects, windows, refused, dups, dead int
 	for _, r := range runs {
 		var run journal.Run
@@ -56,16 +60,26 @@ func checkChaos(ctx context.Context, t *testing.T, store journal.Store, part *pa
 			time.Sleep(100 * time.Millisecond)
 		}
 		if err != nil {
-			violations = append(violations, fmt.Sprintf("%s: not in the journal: %v", r.id, err))
+			violations = append(violations, chaosViolation{"lost", fmt.Sprintf("%s: not in the journal: %v", r.id, err)})
 			continue
 		}
 		statuses[run.Status]++
 		xs, es := execs[r.id], effects[r.id]
 		nExecs += len(xs)
 		nEffects += len(es)
-		bad := func(format string, args ...any) {
-			violations = append(violations, fmt.Sprintf("%s (%s, %+v): %s\n%s", r.id, r.saga, r.o,
-				fmt.Sprintf(format, args...), dumpChaos(run, entries, xs, es, stops)))
+		bad := func(kind, format string, args ...any) {
+			violations = append(violations, chaosViolation{kind, fmt.Sprintf("%s (%s, %+v): %s\n%s", r.id, r.saga, r.o,
+				fmt.Sprintf(format, args...), dumpChaos(run, entries, xs, es, stops))})
+		}
+		// again is the kind of an execution x after its success was
+		// journaled.
+		again := func(x chaosExecRow) string {
+			for _, f := range stops[x.owner] {
+				if f.to <= x.began && x.began-f.to < int64(thaw) {
+					return "ran_after_success_journaled_just_after_a_thaw"
+				}
+			}
+			return "ran_after_success_journaled"
 		}
 
 		// The end.
@@ -74,10 +88,10 @@ func checkChaos(ctx context.Context, t *testing.T, store journal.Store, part *pa
 		case journal.Abandoned, journal.Resolved:
 			verb := map[journal.Status]journal.Verb{journal.Abandoned: journal.Abandon, journal.Resolved: journal.Resolve}[run.Status]
 			if !carriedOut(entries, verb) {
-				bad("%s, but no operator's request to do so was carried out", run.Status)
+				bad("bad_end", "%s, but no operator's request to do so was carried out", run.Status)
 			}
 		default:
-			bad("ended %s: neither completed, nor compensated, nor ended by an operator", run.Status)
+			bad("bad_end", "ended %s: neither completed, nor compensated, nor ended by an operator", run.Status)
 		}
 
 		// The journal.
@@ -91,18 +105,18 @@ func checkChaos(ctx context.Context, t *testing.T, store journal.Store, part *pa
 				started[e.Step] = true
 			case journal.StepSucceeded:
 				if _, ok := stepDone[key]; ok {
-					bad("step %s journaled as succeeded twice for execution %d", e.Step, e.Attempt)
+					bad("journaled_twice", "step %s journaled as succeeded twice for execution %d", e.Step, e.Attempt)
 				}
 				stepDone[key] = e.At
 			case journal.CompStarted, journal.CompSucceeded:
 				if !started[e.Step] {
-					bad("step %s compensated, never started", e.Step)
+					bad("compensated_never_started", "step %s compensated, never started", e.Step)
 				}
 				if e.Kind != journal.CompSucceeded {
 					break
 				}
 				if _, ok := compDone[e.Step]; ok {
-					bad("compensation of %s journaled as succeeded twice", e.Step)
+					bad("journaled_twice", "compensation of %s journaled as succeeded twice", e.Step)
 					break
 				}
 				compDone[e.Step] = e.At
@@ -114,12 +128,12 @@ func checkChaos(ctx context.Context, t *testing.T, store journal.Store, part *pa
 			if at, ok := stepDone[x.key]; ok && x.kind == "do" && x.began > at.UnixNano() && x.outcome == outDead {
 				dead++
 			} else if ok && x.kind == "do" && x.began > at.UnixNano() {
-				bad("step %s executed again by %s under %s after its success was journaled", x.step, x.owner, x.key)
+				bad(again(x), "step %s executed again by %s under %s after its success was journaled", x.step, x.owner, x.key)
 			}
 			if at, ok := compDone[x.step]; ok && x.kind == "undo" && x.began > at.UnixNano() && x.outcome == outDead {
 				dead++
 			} else if ok && x.kind == "undo" && x.began > at.UnixNano() {
-				bad("compensation of %s executed again by %s after its success was journaled", x.step, x.owner)
+				bad(again(x), "compensation of %s executed again by %s after its success was journaled", x.step, x.owner)
 			}
 			if x.outcome == outRefused {
 				refused++
@@ -138,16 +152,16 @@ func checkChaos(ctx context.Context, t *testing.T, store journal.Store, part *pa
 		for _, s := range chaosSteps[r.saga] {
 			switch {
 			case run.Status == journal.Succeeded && standing[s.name] != 1:
-				bad("succeeded, but %s has %d effects standing", s.name, standing[s.name])
+				bad("effects_standing_wrong", "succeeded, but %s has %d effects standing", s.name, standing[s.name])
 			case run.Status == journal.Compensated && standing[s.name] != 0:
-				bad("compensated, but %s has %d effects standing", s.name, standing[s.name])
+				bad("effects_standing_wrong", "compensated, but %s has %d effects standing", s.name, standing[s.name])
 			}
 			if s.idempotent {
 				continue
 			}
 			for key, n := range byKey {
 				if n > 1 && strings.HasPrefix(key, r.id+"/"+s.name+"/") {
-					bad("%s is not idempotent, and took effect %d times under %s", s.name, n, key)
+					bad("not_idempotent_twice_under_one_key", "%s is not idempotent, and took effect %d times under %s", s.name, n, key)
 				}
 			}
 		}
@@ -166,7 +180,7 @@ func checkChaos(ctx context.Context, t *testing.T, store journal.Store, part *pa
 						windows++
 						continue
 					}
-					bad("%s: %s's %s (%s) began while %s's %s (%s) was in progress, outside the frozen-process window",
+					bad("at_once_outside_the_window", "%s: %s's %s (%s) began while %s's %s (%s) was in progress, outside the frozen-process window",
 						step, b.owner, b.kind, b.key, a.owner, a.kind, a.key)
 				}
 			}
@@ -176,6 +190,10 @@ func checkChaos(ctx context.Context, t *testing.T, store journal.Store, part *pa
 		nExecs, nEffects, dups, refused, windows, dead)
 	return statuses, violations
 }
+
+// chaosViolation is a violation the checker found: its kind, and what
+// it is, with the run's journal and ledger.
+type chaosViolation struct{ kind, text string }
 
 // carriedOut reports whether entries hold an operator's request of verb
 // carried out (not refused).

@@ -97,7 +97,7 @@ type chaosFigures struct {
 	runs       int
 	statuses   map[journal.Status]int
 	faults     map[string]int
-	violations []string
+	violations []chaosViolation
 	elapsed    time.Duration
 }
 
@@ -117,6 +117,13 @@ func (f chaosFigures) String() string {
 		}
 	}
 	fmt.Fprintf(&b, "; violations: %d", len(f.violations))
+	kinds := map[string]int{}
+	for _, v := range f.violations {
+		kinds[v.kind]++
+	}
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
+		fmt.Fprintf(&b, " (%s %d)", k, kinds[k])
+	}
 	return b.String()
 }
 
@@ -682,7 +689,7 @@ func chaosCampaign(t *testing.T, cfg chaosConfig, kind string, pg *chaosPG) chao
 		t.Logf("chaos %s: verbs that failed otherwise (the journal unreachable, say), some of them:\n\t%s", kind, strings.Join(others, "\n\t"))
 	}
 	f := chaosFigures{runs: len(runs), faults: w.faults, elapsed: time.Since(began)}
-	f.statuses, f.violations = checkChaos(ctx, t, store, part, runs, w.frozen)
+	f.statuses, f.violations = checkChaos(ctx, t, store, part, runs, w.frozen, 2*cfg.ttl)
 	t.Logf("chaos %s: faults for %v, drained %v later (the controller recovered %d runs after the workers stopped)",
 		kind, faultsEnded.Sub(began).Round(time.Millisecond), drained.Sub(faultsEnded).Round(time.Millisecond), recovered)
 	for i, v := range f.violations {
@@ -690,7 +697,7 @@ func chaosCampaign(t *testing.T, cfg chaosConfig, kind string, pg *chaosPG) chao
 			t.Errorf("... and %d more violations", len(f.violations)-i)
 			break
 		}
-		t.Errorf("violation (seed %d): %s", cfg.seed, v)
+		t.Errorf("violation (seed %d), %s: %s", cfg.seed, v.kind, v.text)
 	}
 	return f
 }
