@@ -75,7 +75,9 @@ func checkChaos(ctx context.Context, t *testing.T, store journal.Store, part *pa
 		// journaled.
 		again := func(x chaosExecRow) string {
 			for _, f := range stops[x.owner] {
-				if f.to <= x.began && x.began-f.to < int64(thaw) {
+				// (SIGCONT was sent just before f.to was read: the process
+				// may have run first.)
+				if f.from <= x.began && x.began-f.to < int64(thaw) {
 					return "ran_after_success_journaled_just_after_a_thaw"
 				}
 			}
