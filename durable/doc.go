@@ -11,7 +11,9 @@
 // by a [state.Codec], JSON by default; a step that leaves the state as
 // the newest snapshot has it journals [journal.StateKept] instead, and no
 // snapshot bytes). A step's end and the next step's start go out in one
-// write, so a run costs one durable commit per step.
+// write, so a run costs one durable commit per step and one for its
+// creation, which carries the first step's start; the last step's end
+// carries the run's and releases its lease.
 //
 // Each run is leased to the engine driving it, and the engine renews the
 // lease while it works. When a process dies, its leases expire, and

@@ -48,6 +48,7 @@ var cases = []testCase{
 	{"UpdateEnded", testUpdateEnded},
 	{"UpdateClearRequest", testUpdateClearRequest},
 	{"SeqPerRun", testSeqPerRun},
+	{"EntryState", testEntryState},
 	{"LoadNotFound", testLoadNotFound},
 	{"List", testList},
 	{"ListCopies", testListCopies},
