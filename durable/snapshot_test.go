@@ -185,3 +185,66 @@ func TestResumeAfterAwaitReadsStateNotPayload(t *testing.T) {
 	is.NoErr(jsonDecode(run.State, &st))
 	is.Equal(st, Shop{Reserved: true, PaymentID: "pay-7"})
 }
+
+// keepGraph is keepSaga as a graph: b and c run at once after a, d
+// after both; b and d keep the state.
+func keepGraph(c *calls) *saga.Saga[Tally] {
+	step := func(name string, set func(*Tally)) func(context.Context, *Tally) error {
+		return func(_ context.Context, t *Tally) error { c.inc(name); set(t); return nil }
+	}
+	undo := func(context.Context, *Tally) error { return nil }
+	return saga.New[Tally]().Name("keep-graph").
+		Step("a", step("a", func(t *Tally) { t.A = 1 }), undo, saga.Idempotent()).
+		Step("b", step("b", func(*Tally) {}), undo, saga.Idempotent(), saga.After("a")).
+		Step("c", step("c", func(t *Tally) { t.D = 2 }), undo, saga.Idempotent(), saga.After("a")).
+		Step("d", step("d", func(*Tally) {}), undo, saga.Idempotent(), saga.After("b", "c")).
+		Build()
+}
+
+// In a graph run too, a step that keeps the state journals StateKept,
+// whichever of its siblings ended first, and a crash at any write is
+// carried on from the newest snapshot.
+func TestGraphUnchangedState(t *testing.T) {
+	is := is.New(t)
+	var c calls
+	store := journal.NewMemory()
+	d, err := durable.Register(durable.NewEngine(store), keepGraph(&c))
+	is.NoErr(err)
+	_, err = d.Run(saga.WithRunID(context.Background(), "run-g"), &Tally{})
+	is.NoErr(err)
+	_, entries, err := store.Load(context.Background(), "run-g")
+	is.NoErr(err)
+	kept := map[string]bool{}
+	for _, e := range entries {
+		if e.Kind == journal.StepSucceeded {
+			kept[e.Step] = e.Note == journal.StateKept && e.State == nil
+		}
+	}
+	is.Equal(kept, map[string]bool{"a": false, "b": true, "c": false, "d": true})
+
+	for n := 1; ; n++ {
+		var clk sagatest.Clock
+		store := journal.NewMemory(journal.WithClock(clk.Now))
+		var c calls
+		dead, err := durable.Register(durable.NewEngine(sagatest.NewCrashingStore(store).CrashBeforeWrite(n),
+			durable.WithOwner("dead"), durable.WithLeaseTTL(ttl)), keepGraph(&c))
+		is.NoErr(err)
+		_, err = dead.Run(saga.WithRunID(context.Background(), "run-g"), &Tally{})
+		if err == nil {
+			break // the run has fewer writes
+		}
+		is.True(errors.Is(err, sagatest.ErrCrashed))
+		if n == 1 {
+			continue // never created
+		}
+		worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
+		_, err = durable.Register(worker, keepGraph(&c))
+		is.NoErr(err)
+		is.Equal(sagatest.Recover(t, worker, &clk), 1)
+		run := mustLoad(t, store, "run-g")
+		is.Equal(run.Status, journal.Succeeded)
+		var final Tally
+		is.NoErr(jsonDecode(run.State, &final))
+		is.Equal(final, Tally{A: 1, D: 2}) // crash before write n
+	}
+}
