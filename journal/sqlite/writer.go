@@ -16,12 +16,6 @@ import (
 // calls queue an op and wait; the writer takes every op queued (up to
 // the batch cap), runs them in one transaction and commits once, so
 // callers that write at the same time share one fsync: group commit.
-// Before it begins, it lets the callers it has just answered queue their
-// next ops, and waits for as many ops as its last commit carried, for a
-// quarter of that commit's time at most: with many runs at once, nearly
-// all of them write again within it, and one commit for them all costs
-// less than two. A lone caller, whose op the last commit carried alone,
-// waits for no one.
 //
 // An op checks before it writes (the run exists, the lease is owner's)
 // and returns a journal error, such as ErrLeaseLost, before writing
@@ -92,10 +86,6 @@ type leaseRow struct {
 func (w *writer) loop() {
 	defer close(w.stopped)
 	batch := make([]*op, 0, w.max)
-	wait := time.NewTimer(time.Hour)
-	wait.Stop()
-	var answered int       // ops answered by the last commit
-	var took time.Duration // how long the last commit took
 	for o := range w.ops {
 		batch = w.fill(append(batch[:0], o))
 		// The callers answered last time are runnable, about to queue
@@ -107,36 +97,9 @@ func (w *writer) loop() {
 			runtime.Gosched()
 			batch = w.fill(batch)
 		}
-		// Most of them write again soon: wait for as many ops as the
-		// last commit answered, a share of that commit's time at most,
-		// since one commit of them all costs less than two.
-		if want := min(answered, w.max); len(batch) < want {
-			wait.Reset(took / 4)
-			batch = w.await(batch, want, wait.C)
-			wait.Stop()
-		}
-		start := time.Now()
-		answered = w.run(batch)
-		took = time.Since(start)
+		w.run(batch)
 		clear(batch) // drop references to answered ops
 	}
-}
-
-// await adds to batch the ops queued until it holds want or timeout
-// fires.
-func (w *writer) await(batch []*op, want int, timeout <-chan time.Time) []*op {
-	for len(batch) < want {
-		select {
-		case o, ok := <-w.ops:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, o)
-		case <-timeout:
-			return batch
-		}
-	}
-	return batch
 }
 
 // fill adds to batch the ops queued, up to the cap, without waiting.
@@ -155,9 +118,8 @@ func (w *writer) fill(batch []*op) []*op {
 	return batch
 }
 
-// run commits a batch and answers every op in it. It returns how many
-// it answered.
-func (w *writer) run(batch []*op) int {
+// run commits a batch and answers every op in it.
+func (w *writer) run(batch []*op) {
 	live := batch[:0]
 	for _, o := range batch {
 		if o.state.CompareAndSwap(opQueued, opTaken) {
@@ -165,7 +127,7 @@ func (w *writer) run(batch []*op) int {
 		}
 	}
 	if len(live) == 0 {
-		return 0
+		return
 	}
 	now := w.now().UnixNano()
 	errs := make([]error, len(live))
@@ -193,7 +155,6 @@ func (w *writer) run(batch []*op) int {
 	for i, o := range live {
 		o.done <- errs[i]
 	}
-	return len(live)
 }
 
 // tx runs fn in a write transaction. It commits if fn returns nil or an
