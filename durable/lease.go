@@ -69,9 +69,7 @@ func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time)
 				continue
 			}
 			sent := time.Now()
-			rctx, rcancel := context.WithDeadline(context.WithoutCancel(ctx), giveUp)
-			err := e.store.Renew(rctx, runID, e.owner, e.ttl)
-			rcancel()
+			err := e.renewBy(ctx, runID, giveUp)
 			mu.Unlock()
 			switch {
 			case err == nil:
@@ -92,6 +90,25 @@ func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time)
 		mu.Unlock()
 	}
 	return ctx, stop, hush
+}
+
+// renewBy renews the lease on runID and returns the store's answer, or
+// the context's error at giveUp if the store has not answered by then: a
+// renewal the store has begun (a write waiting for another process's
+// lock, a slow disk) may outlast its context, and must not hold the
+// heartbeat past the time it gives the lease up. A late answer is
+// dropped.
+func (e *Engine) renewBy(ctx context.Context, runID string, giveUp time.Time) error {
+	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), giveUp)
+	defer cancel()
+	answer := make(chan error, 1)
+	go func() { answer <- e.store.Renew(rctx, runID, e.owner, e.ttl) }()
+	select {
+	case err := <-answer:
+		return err
+	case <-rctx.Done():
+		return rctx.Err()
+	}
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -110,3 +110,36 @@ func TestHeartbeatKeepsTheLease(t *testing.T) {
 		is.True(long.cause == nil)
 	})
 }
+
+// stuckRenew is a store whose Renew answers only after a long time,
+// whatever its context says: a write the store has begun, which waits
+// for another process's write lock or for a slow disk.
+type stuckRenew struct{ journal.Store }
+
+func (s stuckRenew) Renew(context.Context, string, string, time.Duration) error {
+	time.Sleep(10 * ttl)
+	return nil
+}
+
+// A renewal the store does not answer in time does not hold the
+// heartbeat past its give-up time: the running step's context ends
+// before the lease expires, with ErrLeaseLost as its cause, even though
+// the renewal is still in flight.
+func TestRenewalInFlightDoesNotHoldTheLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		store := journal.NewMemory()
+		var long longStep
+		sg := saga.New[Order]().Name("order").Step("ship", long.run, nil).Build()
+		e := durable.NewEngine(stuckRenew{store}, durable.WithOwner("stalled"), durable.WithLeaseTTL(ttl))
+		d, _ := durable.Register(e, sg)
+		start := time.Now()
+		_, err := d.Run(saga.WithRunID(context.Background(), "run-1"), &Order{})
+		is.True(errors.Is(err, journal.ErrLeaseLost))
+		is.True(errors.Is(long.cause, journal.ErrLeaseLost))
+		is.True(long.ended.Sub(start) < ttl) // before another worker could take the run
+		_, entries, _ := store.Load(context.Background(), "run-1")
+		is.Equal(entries[len(entries)-1].Kind, journal.StepStarted) // nothing written after ship started
+		time.Sleep(10 * ttl)                                        // let the stuck renewal return inside the bubble
+	})
+}
