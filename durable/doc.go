@@ -64,7 +64,10 @@
 //
 // Operator requests are checked against the run's status when they are
 // carried out, not when they are made: a request on a run that has ended
-// meanwhile is refused and the refusal journaled. One engine drives a
+// meanwhile is refused and the refusal journaled, and so is a resume or a
+// retry made before the run paused on the unknown outcome of a step that
+// is not idempotent (it would run that step again on a decision taken
+// before its outcome was in question). One engine drives a
 // run at most once at a time: a verb on a run the engine is driving
 // fails with [ErrBusy] and records nothing.
 //

@@ -46,7 +46,7 @@ func (d *Definition[S]) drive(ctx context.Context, c claim, run journal.Run, ent
 	r.dirty = !bytes.Equal(r.snap, run.State) // the header catches up with the run's next status
 	r.waited = h.waited
 	if req := run.Request; req.Verb != "" {
-		return d.carryOut(r, run, h, req)
+		return d.carryOut(r, run, h, req, madeBeforePause(entries))
 	}
 	switch h.status(run) {
 	case journal.Pending: // started, never driven: nothing has run, nothing crashed
@@ -271,8 +271,9 @@ func (r *driver[S]) resumeBackward(h history, only int, why error) (*saga.Report
 
 // carryOut performs an operator request on a claimed run. The request is
 // checked against the run's status now, when it is carried out: on a run
-// that has ended since it was made, it is refused.
-func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req journal.Request) (*saga.Report, error) {
+// that has ended since it was made, it is refused. early tells that it
+// was made before the run's last pause.
+func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req journal.Request, early bool) (*saga.Report, error) {
 	done := journal.Entry{Kind: journal.RequestCarriedOut, Verb: req.Verb, Step: req.Step, Note: req.Note, At: time.Now()}
 	status := h.status(run)
 	switch req.Verb {
@@ -294,6 +295,10 @@ func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req j
 		}
 		if h.stateLost != "" {
 			return r.refuse(req, fmt.Errorf("%w: step %q; resolve or abandon the run", ErrStateLost, h.stateLost))
+		}
+		if i := d.unknownStuck(h); status == journal.Paused && early && i >= 0 {
+			return r.refuse(req, fmt.Errorf("%w: the request was made before run %s paused on the unknown outcome of step %q, which is not idempotent: resuming runs it again; inspect the run and ask again",
+				ErrBadRequest, run.ID, r.name(i)))
 		}
 		only := -1
 		if req.Verb == journal.RetryStep {
@@ -328,6 +333,33 @@ func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req j
 		return r.forward(pos)
 	}
 	return r.refuse(req, fmt.Errorf("%w: unknown verb %q", ErrBadRequest, req.Verb))
+}
+
+// madeBeforePause reports whether a run's pending request was made before
+// the run last paused: its RequestMade entry comes before the newest
+// RunPaused entry.
+func madeBeforePause(entries []journal.Entry) bool {
+	made, paused := -1, -1
+	for i, e := range entries {
+		switch e.Kind {
+		case journal.RequestMade:
+			made = i
+		case journal.RunPaused:
+			paused = i
+		}
+	}
+	return made >= 0 && made < paused
+}
+
+// unknownStuck returns a step of unknown outcome that is not idempotent,
+// or -1: running it again may repeat its effect.
+func (d *Definition[S]) unknownStuck(h history) int {
+	for i, open := range h.open {
+		if open && !d.sg.Idempotent(i) {
+			return i
+		}
+	}
+	return -1
 }
 
 // stoppedAt reports whether the run stopped at step i: one at a time, i

@@ -1,0 +1,83 @@
+package durable_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/matryer/is"
+
+	"github.com/sagakit/sagakit/durable"
+	"github.com/sagakit/sagakit/journal"
+	"github.com/sagakit/sagakit/sagatest"
+)
+
+// requestBeforePause is a store on which an operator's request lands on
+// a run just before the write that pauses it: the request was made while
+// the run was running, against a run that had not paused yet.
+type requestBeforePause struct {
+	journal.Store
+	req  journal.Request
+	made bool
+}
+
+func (s *requestBeforePause) Append(ctx context.Context, runID, owner string, u journal.Update, entries ...journal.Entry) error {
+	if u.Status == journal.Paused && !s.made {
+		s.made = true
+		if err := s.Store.Request(ctx, runID, s.req); err != nil {
+			return err
+		}
+	}
+	return s.Store.Append(ctx, runID, owner, u, entries...)
+}
+
+// A request to resume a run (or retry its step), made while the run was
+// running, is not carried out once recovery has paused the run on the
+// unknown outcome of a step that is not idempotent: resuming would run
+// the step again under its key, on a decision made before its outcome
+// was in question. The request is refused, the refusal journaled with
+// why, and the run stays paused for a decision made after the pause.
+func TestRequestBeforeUnknownPauseRefused(t *testing.T) {
+	for _, verb := range []journal.Verb{journal.Resume, journal.RetryStep} {
+		t.Run(string(verb), func(t *testing.T) {
+			is := is.New(t)
+			ctx := context.Background()
+			var clk sagatest.Clock
+			mem := journal.NewMemory(journal.WithClock(clk.Now))
+			var c calls
+			// charge (not idempotent) runs, and its end is lost.
+			crashAt(t, sagatest.NewCrashingStore(mem).CrashBefore(journal.StepSucceeded, "charge"), pivotSaga(&c, true), &Order{})
+
+			store := &requestBeforePause{Store: mem, req: journal.Request{Verb: verb, Step: "charge", Note: "looks stuck"}}
+			worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
+			_, err := durable.Register(worker, pivotSaga(&c, true))
+			is.NoErr(err)
+			clk.Advance(2 * ttl)            // the dead engine's lease has expired
+			_, err = worker.Recover(ctx, 0) // pauses the run; the request lands first
+			is.NoErr(err)
+			is.True(store.made)
+			_, err = worker.Recover(ctx, 0) // the pending request is taken up
+			is.True(errors.Is(err, durable.ErrBadRequest))
+
+			run, entries, err := mem.Load(ctx, "run-c")
+			is.NoErr(err)
+			is.Equal(run.Status, journal.Paused)
+			is.Equal(run.Request, journal.Request{}) // refused, not left pending
+			is.Equal(c.get("charge"), 1)             // not run again under its key
+			is.Equal(c.get("ship"), 0)
+			last := entries[len(entries)-1]
+			is.Equal(last.Kind, journal.RequestCarriedOut)
+			is.True(strings.HasPrefix(last.Note, "refused: ")) // with why
+			is.True(strings.Contains(last.Note, "before"))
+
+			// A request made now, after the pause, is carried out.
+			_, err = worker.Resume(ctx, "run-c", "checked: the bank has no charge")
+			is.NoErr(err)
+			run, _, err = mem.Load(ctx, "run-c")
+			is.NoErr(err)
+			is.Equal(run.Status, journal.Succeeded)
+			is.Equal(c.get("charge"), 2)
+		})
+	}
+}
