@@ -168,12 +168,17 @@
 // [ResumeAfterCrash], if every step of unknown outcome is
 // [saga.Idempotent] (or past the pivot), they run again, at once, as the
 // same executions with the same idempotency keys, and the rest of the
-// graph follows. If one is not, it decides for all of them: the run is
-// compensated, every step that may have taken effect included, or it
-// pauses for a person (with [PauseOnFailure], or at a pivot with no way
-// back). When the engine stops (the context of [Engine.Work] ends), no
-// new step starts; the running ones finish, their ends are journaled,
-// and the run is left for another worker.
+// graph follows. Such a step keeps its unknown outcome until its re-run
+// succeeds or fails of its own: when a sibling's failure cancels the
+// re-run, or stops it before it starts, the first execution may have
+// taken effect, so the step is compensated with the rest (under that
+// execution's key), whatever [saga.CompensateIfFailed] says. If one
+// step of unknown outcome is not idempotent, it decides for all of them:
+// the run is compensated, every step that may have taken effect
+// included, or it pauses for a person (with [PauseOnFailure], or at a
+// pivot with no way back). When the engine stops (the context of
+// [Engine.Work] ends), no new step starts; the running ones finish,
+// their ends are journaled, and the run is left for another worker.
 //
 // # Waiting for events and timers
 //

@@ -141,6 +141,9 @@ func (r *driver[S]) forwardGraph() (*saga.Report, error) {
 		// whose outcome is unknown.
 		r.x.Restore(f.step, saga.StepReport{Status: saga.StepSucceeded, Start: r.x.Report().Steps[f.step].Start, Err: ErrOutcomeUnknown})
 	}
+	if !ok && (f.failed || fctx.Err() != nil) {
+		r.stillUnknown()
+	}
 	switch {
 	case ok:
 		return r.end(journal.Succeeded)
@@ -165,6 +168,22 @@ func (r *driver[S]) forwardGraph() (*saga.Report, error) {
 		return r.backward()
 	}
 	return r.end(journal.Failed)
+}
+
+// stillUnknown restores as of unknown outcome, to be compensated if the
+// run unwinds, each step the walk was to run again as the same execution
+// (its outcome was lost to a crash, or it waited) whose re-run settled
+// nothing: it was cancelled, or it never started. The execution it was
+// to run again may have taken effect; only a re-run that succeeds, or
+// fails of its own, says what there is to undo. Replay reads the
+// journal alike: a re-run journaled as cancelled leaves the step's
+// outcome unknown.
+func (r *driver[S]) stillUnknown() {
+	for i, s := range r.x.Report().Steps {
+		if r.again[i] && (s.Status == saga.StepPending || s.Status == saga.StepCancelled) {
+			r.x.Restore(i, saga.StepReport{Status: saga.StepSucceeded, Start: s.Start, Err: ErrOutcomeUnknown})
+		}
+	}
 }
 
 // stopHere leaves the run where it is for another worker, once what is

@@ -11,6 +11,7 @@ type history struct {
 	steps    []saga.StepReport
 	attempt  []int  // the last execution number started
 	open     []bool // started, not journaled as ended: outcome unknown
+	rerun    []bool // the last start ran again an execution of unknown outcome
 	compOpen []bool // compensation started, not journaled as ended
 	waiting  []bool // the step waits (its last entry is StepWaiting)
 	// waited holds, per step, the WaitEnded entries of its last
@@ -29,7 +30,7 @@ func replay(plan *builder.Plan, entries []journal.Entry) history {
 	n := plan.Len()
 	h := history{
 		steps: make([]saga.StepReport, n), attempt: make([]int, n),
-		open: make([]bool, n), compOpen: make([]bool, n),
+		open: make([]bool, n), rerun: make([]bool, n), compOpen: make([]bool, n),
 		waiting: make([]bool, n), waited: make([][]journal.Entry, n),
 	}
 	for _, e := range entries {
@@ -55,9 +56,13 @@ func replay(plan *builder.Plan, entries []journal.Entry) history {
 			if e.Attempt != h.attempt[i] {
 				h.waited[i] = nil // a new execution waits anew
 			}
+			h.rerun[i] = h.open[i] && e.Attempt == h.attempt[i]
 			h.attempt[i], h.open[i] = e.Attempt, true
 		case journal.StepSucceeded, journal.StepFailed, journal.StepCancelled:
-			h.open[i] = false
+			// A re-run cancelled (a sibling failed) leaves the outcome
+			// unknown: the execution it ran again may have taken effect.
+			// Only a success or a failure of its own settles it.
+			h.open[i] = e.Kind == journal.StepCancelled && h.rerun[i]
 			if e.Kind == journal.StepSucceeded && e.State == nil && e.Note != journal.StateKept {
 				h.stateLost = e.Step
 			}
