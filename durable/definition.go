@@ -156,9 +156,9 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 		return x.Finish()
 	}
 	now := rep.Start // the journal's start is the report's
-	hctx, stop, hush := d.e.heartbeat(context.WithoutCancel(ctx), rep.RunID, now)
+	hctx, stop, hush, live := d.e.heartbeat(context.WithoutCancel(ctx), rep.RunID, now)
 	defer stop()
-	dr := d.newDriver(hctx, hush, h, x, st, nil)
+	dr := d.newDriver(hctx, hush, live, h, x, st, nil)
 	dr.snap = snap
 	// The run is created by the driver's first write, together with the
 	// first step's start: one commit.

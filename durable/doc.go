@@ -111,7 +111,10 @@
 // The window the lease cannot close is a process frozen longer than its
 // lease while a request is on the wire: the lease stops everything the
 // process does after it wakes (its steps' contexts end at once, its
-// journal writes fail), but not a request already sent. Idempotency keys
+// journal writes fail, and the driver checks the lease by its own clock
+// just before it calls a step or a compensation, so it calls none on a
+// lease that ran out while it was frozen), but not a request already
+// sent. Idempotency keys
 // and tombstones close it on the service's side; package sagatest has a
 // Participant that follows these rules, for tests. Choose a lease TTL
 // ([WithLeaseTTL]) well above the pauses your processes can suffer.

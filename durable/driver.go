@@ -53,16 +53,19 @@ type driver[S any] struct {
 	// the lease (see last).
 	hold *hold
 	hush func()
+	// live tells whether the lease still holds (see heartbeat): asked
+	// just before each call of a step or a compensation.
+	live func() error
 }
 
-func (d *Definition[S]) newDriver(jctx context.Context, hush func(), h *hold, x *saga.Execution[S], st *S, attempts []int) *driver[S] {
+func (d *Definition[S]) newDriver(jctx context.Context, hush func(), live func() error, h *hold, x *saga.Execution[S], st *S, attempts []int) *driver[S] {
 	n := d.sg.Plan().Len()
 	if attempts == nil {
 		attempts = make([]int, n)
 	}
 	x.Fence(jctx)
 	r := &driver[S]{
-		d: d, x: x, st: st, jctx: jctx, hush: hush, hold: h, runID: x.Report().RunID,
+		d: d, x: x, st: st, jctx: jctx, hush: hush, live: live, hold: h, runID: x.Report().RunID,
 		order: d.sg.Plan().Order(), attempt: attempts, again: make([]bool, n),
 		waited: make([][]journal.Entry, n), parked: -1,
 	}
@@ -224,6 +227,9 @@ func (r *driver[S]) forward(pos int) (*saga.Report, error) {
 		if err := r.write(journal.Update{}, start); err != nil {
 			return r.halt(err)
 		}
+		if lerr := r.live(); lerr != nil {
+			return r.halt(lerr) // the lease ran out before the step was called
+		}
 		w := r.waits(i)
 		err := r.x.Act(withWaits(withKey(fctx, r.runID, r.name(i), r.attempt[i]), w), i)
 		if lerr := lost(r.jctx); lerr != nil {
@@ -327,6 +333,9 @@ func (r *driver[S]) backward() (*saga.Report, error) {
 			return r.halt(err)
 		}
 		status = ""
+		if lerr := r.live(); lerr != nil {
+			return r.halt(lerr)
+		}
 		err := r.x.CompensateContext(withKey(r.x.CompensationContext(), r.runID, r.name(i), r.attempt[i]), i)
 		if lerr := lost(r.jctx); lerr != nil {
 			return r.halt(lerr)

@@ -226,6 +226,12 @@ func (r *driver[S]) step(ctx context.Context, i int) error {
 	if err := r.flush(ticket); err != nil {
 		return graph.ErrStop
 	}
+	if lerr := r.live(); lerr != nil {
+		f.mu.Lock()
+		f.stop(lerr) // the lease ran out before the step was called
+		f.mu.Unlock()
+		return graph.ErrStop
+	}
 	w := r.waits(i)
 	err := r.x.ActOn(withWaits(withKey(ctx, r.runID, name, attempt), w), i, fork.State)
 	if lerr := lost(r.jctx); lerr != nil {
@@ -373,6 +379,12 @@ func (r *driver[S]) compensate(i int) {
 	ticket := r.enqueue(journal.Entry{Kind: journal.CompStarted, Step: name, Attempt: attempt, At: time.Now()})
 	f.mu.Unlock()
 	if r.flush(ticket) != nil {
+		return
+	}
+	if lerr := r.live(); lerr != nil {
+		f.mu.Lock()
+		f.stop(lerr)
+		f.mu.Unlock()
 		return
 	}
 	err := r.x.CompensateContext(withKey(r.x.CompensationContext(), r.runID, name, attempt), i)

@@ -35,21 +35,48 @@ type claim struct {
 // driver hushes its heartbeat before the write that releases the lease,
 // so that no renewal follows the release (it would fail, and end the
 // context as if the lease of a run that has stopped had been lost).
-func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time) (_ context.Context, stop, hush func()) {
+//
+// live reports whether the lease still holds by the engine's own clock,
+// and ends the context as the heartbeat would if it does not: a driver
+// asks it just before it calls a step or a compensation. The heartbeat
+// is a goroutine; a process frozen past the lease and thawed may run the
+// driver before it, and the driver must not act on the lease it lost
+// meanwhile.
+func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time) (_ context.Context, stop, hush func(), live func() error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
+	margin := e.ttl / 10
 	var (
 		mu     sync.Mutex // held by a renewal in flight
 		hushed bool
+		vmu    sync.Mutex // guards valid
+		valid  = granted.Add(e.ttl) // the lease lasts at least until then
 	)
+	expired := func() error {
+		return fmt.Errorf("durable: run %s: lease not renewed before it ends: %w", runID, journal.ErrLeaseLost)
+	}
+	live = func() error {
+		vmu.Lock()
+		giveUp := valid.Add(-margin)
+		vmu.Unlock()
+		if time.Now().Before(giveUp) {
+			return lost(ctx)
+		}
+		err := expired()
+		cancel(err)
+		return lost(ctx)
+	}
 	go func() {
-		every, margin := e.ttl/3, e.ttl/10
-		valid := granted.Add(e.ttl) // the lease lasts at least until then
-		next := granted.Add(every)
+		every := e.ttl / 3
+		vmu.Lock()
+		next := valid.Add(every - e.ttl)
+		vmu.Unlock()
 		t := time.NewTimer(0)
 		defer t.Stop()
 		for {
+			vmu.Lock()
 			giveUp := valid.Add(-margin)
+			vmu.Unlock()
 			t.Reset(time.Until(earliest(next, giveUp)))
 			select {
 			case <-done:
@@ -59,7 +86,7 @@ func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time)
 			case <-t.C:
 			}
 			if !time.Now().Before(giveUp) {
-				cancel(fmt.Errorf("durable: run %s: lease not renewed before it ends: %w", runID, journal.ErrLeaseLost))
+				cancel(expired())
 				return
 			}
 			mu.Lock()
@@ -73,7 +100,10 @@ func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time)
 			mu.Unlock()
 			switch {
 			case err == nil:
-				valid, next = sent.Add(e.ttl), sent.Add(every)
+				vmu.Lock()
+				valid = sent.Add(e.ttl)
+				vmu.Unlock()
+				next = sent.Add(every)
 			case errors.Is(err, journal.ErrLeaseLost):
 				cancel(fmt.Errorf("durable: run %s: %w", runID, err))
 				return
@@ -89,7 +119,7 @@ func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time)
 		hushed = true
 		mu.Unlock()
 	}
-	return ctx, stop, hush
+	return ctx, stop, hush, live
 }
 
 // renewBy renews the lease on runID and returns the store's answer, or

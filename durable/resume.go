@@ -38,9 +38,9 @@ func (d *Definition[S]) drive(ctx context.Context, c claim, run journal.Run, ent
 	if err != nil {
 		return x.Report(), err
 	}
-	jctx, stop, hush := d.e.heartbeat(base, run.ID, c.granted)
+	jctx, stop, hush, live := d.e.heartbeat(base, run.ID, c.granted)
 	defer stop()
-	r := d.newDriver(jctx, hush, c.hold, x, &st, h.attempt)
+	r := d.newDriver(jctx, hush, live, c.hold, x, &st, h.attempt)
 	r.drain = c.drain
 	r.snap = newestState(run, entries)
 	r.dirty = !bytes.Equal(r.snap, run.State) // the header catches up with the run's next status
