@@ -49,7 +49,7 @@ func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time)
 	var (
 		mu     sync.Mutex // held by a renewal in flight
 		hushed bool
-		vmu    sync.Mutex // guards valid
+		vmu    sync.Mutex           // guards valid
 		valid  = granted.Add(e.ttl) // the lease lasts at least until then
 	)
 	expired := func() error {
