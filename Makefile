@@ -12,7 +12,7 @@ GREMLINS    ?= github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
 MUTATE_PKGS ?= saga retry builder state parallel internal/graph
 MUTATE_ARGS ?= --workers 2 --timeout-coefficient 10
 
-.PHONY: test lint bench example fmt mutate fuzz
+.PHONY: test lint bench example fmt mutate fuzz chaos
 
 # otelsaga is a nested module (OpenTelemetry stays out of the core's
 # dependencies): its tests run with the core's. bench's are benchmarks.
@@ -56,6 +56,18 @@ lint:
 bench:
 	cd bench && $(GO) run ./cmd/benchtable -go $(GO) -count $(COUNT) -benchtime $(BENCHTIME) \
 		-out $(abspath $(OUT)) -svg $(abspath docs/bench-throughput.svg)
+
+# The chaos campaign at full size (see RELIABILITY.md): CHAOS_RUNS runs on
+# SQLite, then as many on PostgreSQL (a cluster of its own, started from
+# /usr/lib/postgresql/*/bin, restarted on the way; without those binaries,
+# the server of SAGAKIT_POSTGRES_DSN, not restarted), worker processes
+# killed, frozen and disk-faulted,
+# the database restarted, operators racing. SAGAKIT_CHAOS_SEED replays a
+# campaign. `make test` runs a short one.
+CHAOS_RUNS ?= 5000
+
+chaos:
+	SAGAKIT_CHAOS_RUNS=$(CHAOS_RUNS) $(GO) test -count=1 -timeout 40m -run '^TestChaos$$' -v ./internal/crashtest/
 
 # Mutation testing with gremlins, one package at a time: each mutant runs
 # that package's tests (no -race), with a timeout of 10x the uncached
