@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -390,12 +391,18 @@ func fuzzStep(name string) func(context.Context, *fuzzOrder) error {
 	}
 }
 
+// undoneMu guards fuzzOrder.Undone: a graph run compensates independent
+// steps at once, on the run's state.
+var undoneMu sync.Mutex
+
 func fuzzUndo(name string) func(context.Context, *fuzzOrder) error {
 	return func(_ context.Context, o *fuzzOrder) error {
 		if o.Fail == "undo "+name {
 			return errFuzz
 		}
+		undoneMu.Lock()
 		o.Undone = append(o.Undone, name)
+		undoneMu.Unlock()
 		return nil
 	}
 }
