@@ -173,15 +173,17 @@
 // same executions with the same idempotency keys, and the rest of the
 // graph follows. Such a step keeps its unknown outcome until its re-run
 // succeeds or fails of its own: when a sibling's failure cancels the
-// re-run, or stops it before it starts, the first execution may have
-// taken effect, so the step is compensated with the rest (under that
-// execution's key), whatever [saga.CompensateIfFailed] says. If one
-// step of unknown outcome is not idempotent, it decides for all of them:
-// the run is compensated, every step that may have taken effect
-// included, or it pauses for a person (with [PauseOnFailure], or at a
-// pivot with no way back). When the engine stops (the context of
-// [Engine.Work] ends), no new step starts; the running ones finish,
-// their ends are journaled, and the run is left for another worker.
+// re-run, or stops it before it starts, or the saga's deadline cuts it,
+// the first execution may have taken effect, so the step is compensated
+// with the rest (under that execution's key), whatever
+// [saga.CompensateIfFailed] says, and a later recovery runs it again as
+// that execution. If one step of unknown outcome is not idempotent, it
+// decides for all of them: the run is compensated, every step that may
+// have taken effect included, or it pauses for a person (with
+// [PauseOnFailure], or at a pivot with no way back). When the engine
+// stops (the context of [Engine.Work] ends), no new step starts; the
+// running ones finish, their ends are journaled, and the run is left for
+// another worker.
 //
 // # Waiting for events and timers
 //

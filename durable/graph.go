@@ -173,17 +173,31 @@ func (r *driver[S]) forwardGraph() (*saga.Report, error) {
 // stillUnknown restores as of unknown outcome, to be compensated if the
 // run unwinds, each step the walk was to run again as the same execution
 // (its outcome was lost to a crash, or it waited) whose re-run settled
-// nothing: it was cancelled, or it never started. The execution it was
-// to run again may have taken effect; only a re-run that succeeds, or
-// fails of its own, says what there is to undo. Replay reads the
-// journal alike: a re-run journaled as cancelled leaves the step's
-// outcome unknown.
+// nothing: it was cancelled, cut by the end of the run's context, or it
+// never started. The execution it was to run again may have taken
+// effect; only a re-run that succeeds, or fails of its own, says what
+// there is to undo. Replay reads the journal alike: a re-run journaled
+// as cancelled leaves the step's outcome unknown.
 func (r *driver[S]) stillUnknown() {
+	fctx := r.x.Context()
 	for i, s := range r.x.Report().Steps {
-		if r.again[i] && (s.Status == saga.StepPending || s.Status == saga.StepCancelled) {
-			r.x.Restore(i, saga.StepReport{Status: saga.StepSucceeded, Start: s.Start, Err: ErrOutcomeUnknown})
+		if !r.again[i] {
+			continue
+		}
+		switch {
+		case s.Status == saga.StepPending:
+			r.x.Restore(i, saga.StepReport{Status: saga.StepSucceeded, Err: ErrOutcomeUnknown})
+		case s.Status == saga.StepCancelled || s.Status == saga.StepFailed && endOf(fctx, s.Err):
+			r.x.Restore(i, saga.StepReport{Status: saga.StepSucceeded, Start: s.Start, End: s.End,
+				Err: fmt.Errorf("%w (its re-run: %w)", ErrOutcomeUnknown, s.Err)})
 		}
 	}
+}
+
+// endOf reports whether err is the end of ctx: ctx is done, and err is
+// its error or its cause.
+func endOf(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, ctx.Err()) || errors.Is(err, context.Cause(ctx)))
 }
 
 // stopHere leaves the run where it is for another worker, once what is
@@ -268,7 +282,9 @@ func (r *driver[S]) step(ctx context.Context, i int) error {
 	switch {
 	case err != nil:
 		end.Kind, end.Error = journal.StepFailed, err.Error()
-		if sr.Status == saga.StepCancelled {
+		if sr.Status == saga.StepCancelled || r.again[i] && endOf(ctx, err) {
+			// A sibling's failure cancelled it, or the run's end cut a
+			// re-run: the step did not fail of its own (see stillUnknown).
 			end.Kind = journal.StepCancelled
 		}
 		f.failed = true

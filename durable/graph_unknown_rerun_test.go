@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 
@@ -31,9 +32,12 @@ type tripHooks map[string]func(ctx context.Context) error
 
 // trip is debit; then flight, car and hotel at once; then confirm. Every
 // step and compensation calls bank with its idempotency key; undos counts
-// each step's compensations.
-func trip(bank *sagatest.Participant, undos map[string]*atomic.Int32, hooks tripHooks) *saga.Saga[Order] {
+// each step's compensations. A timeout > 0 bounds the run's forward work.
+func trip(bank *sagatest.Participant, undos map[string]*atomic.Int32, hooks tripHooks, timeout time.Duration) *saga.Saga[Order] {
 	b := saga.New[Order]().Name("trip")
+	if timeout > 0 {
+		b.WithTimeout(timeout)
+	}
 	step := func(name string, after ...string) {
 		act := func(ctx context.Context, _ *Order) error {
 			if h := hooks[name]; h != nil {
@@ -77,15 +81,23 @@ func TestGraphUnknownRerunCancelledIsCompensated(t *testing.T) {
 		// failure; otherwise it never starts (one step at a time, car
 		// before it).
 		cancelled bool
+		// deadline: the saga's deadline, not a sibling, ends hotel's
+		// re-run, and car succeeds.
+		deadline bool
 		// crashAgain: the recovering process dies too, before hotel's
-		// compensation starts; a third one finishes the run from the
-		// journal.
+		// compensation starts (with deadline: before any compensation,
+		// the run not yet journaled compensating); a third one, with no
+		// deadline, finishes the run from the journal. After a deadline it
+		// goes on forward: hotel runs again as the same execution (its
+		// cancelled re-run left its outcome unknown) and the run succeeds.
 		crashAgain bool
 	}{
 		{name: "cancelled", cancelled: true},
 		{name: "never started"},
 		{name: "cancelled, then a crash before its compensation", cancelled: true, crashAgain: true},
 		{name: "never started, then a crash before its compensation", crashAgain: true},
+		{name: "cut by the deadline", deadline: true},
+		{name: "cut by the deadline, then a crash before any compensation", deadline: true, crashAgain: true},
 	}
 	for sname, open := range stores {
 		for _, c := range cases {
@@ -127,7 +139,7 @@ func TestGraphUnknownRerunCancelledIsCompensated(t *testing.T) {
 						close(dead)
 						return nil
 					},
-				})
+				}, 0)
 				d, err := durable.Register(durable.NewEngine(crash, durable.WithOwner("dying"), durable.WithLeaseTTL(ttl)), first)
 				is.NoErr(err)
 				_, err = d.Run(saga.WithRunID(ctx, "t"), &Order{})
@@ -139,7 +151,16 @@ func TestGraphUnknownRerunCancelledIsCompensated(t *testing.T) {
 				hotelIn := make(chan struct{})
 				hooks := tripHooks{"car": func(context.Context) error { return errNoCar }}
 				var opts []durable.DefOption
-				if c.cancelled {
+				var timeout time.Duration
+				switch {
+				case c.deadline:
+					timeout = 100 * time.Millisecond // long enough for flight and car to succeed first
+					hooks["car"] = nil
+					hooks["hotel"] = func(ctx context.Context) error {
+						<-ctx.Done()
+						return context.Cause(ctx)
+					}
+				case c.cancelled:
 					hooks["car"] = func(context.Context) error {
 						<-hotelIn
 						return errNoCar
@@ -149,7 +170,7 @@ func TestGraphUnknownRerunCancelledIsCompensated(t *testing.T) {
 						<-ctx.Done()
 						return context.Cause(ctx)
 					}
-				} else {
+				default:
 					opts = append(opts, durable.Limit(1))
 					hooks["hotel"] = func(context.Context) error {
 						t.Error("hotel ran again: want it never started (car, before it, failed)")
@@ -157,11 +178,14 @@ func TestGraphUnknownRerunCancelledIsCompensated(t *testing.T) {
 					}
 				}
 				var rstore journal.Store = store
-				if c.crashAgain {
+				switch {
+				case c.crashAgain && c.deadline:
+					rstore = sagatest.NewCrashingStore(store).CrashBefore(journal.CompStarted, "")
+				case c.crashAgain:
 					rstore = sagatest.NewCrashingStore(store).CrashBefore(journal.CompStarted, "hotel")
 				}
 				worker := durable.NewEngine(rstore, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
-				_, err = durable.Register(worker, trip(&bank, undos, hooks), opts...)
+				_, err = durable.Register(worker, trip(&bank, undos, hooks, timeout), opts...)
 				is.NoErr(err)
 				if c.crashAgain {
 					clk.Advance(2 * ttl) // the dying process's lease expires
@@ -170,12 +194,14 @@ func TestGraphUnknownRerunCancelledIsCompensated(t *testing.T) {
 					is.True(errors.Is(err, sagatest.ErrCrashed))
 					is.Equal(undos["hotel"].Load(), int32(0))
 					last := durable.NewEngine(store, durable.WithOwner("last"))
-					_, err = durable.Register(last, trip(&bank, undos, tripHooks{
-						"hotel": func(context.Context) error {
-							t.Error("hotel ran again while compensating")
-							return nil
-						},
-					}))
+					lastHooks := tripHooks{"hotel": func(context.Context) error {
+						t.Error("hotel ran again while compensating")
+						return nil
+					}}
+					if c.deadline {
+						lastHooks = nil
+					}
+					_, err = durable.Register(last, trip(&bank, undos, lastHooks, 0))
 					is.NoErr(err)
 					is.Equal(sagatest.Recover(t, last, &clk), 1)
 				} else {
@@ -184,6 +210,16 @@ func TestGraphUnknownRerunCancelledIsCompensated(t *testing.T) {
 
 				run, entries, err := store.Load(ctx, "t")
 				is.NoErr(err)
+				if c.deadline && c.crashAgain {
+					if run.Status != journal.Succeeded {
+						t.Fatalf("status %s, want succeeded; journal: %v", run.Status, kinds(entries))
+					}
+					// One effect per step, hotel's under its first key.
+					is.Equal(bank.InEffect("t/"), []string{"t/car/1", "t/confirm/1", "t/debit/1", "t/flight/1", "t/hotel/1"})
+					is.Equal(undos["hotel"].Load(), int32(0))
+					is.NoErr(bank.Err())
+					return
+				}
 				if run.Status != journal.Compensated {
 					t.Fatalf("status %s, want compensated; journal: %v", run.Status, kinds(entries))
 				}
@@ -191,7 +227,9 @@ func TestGraphUnknownRerunCancelledIsCompensated(t *testing.T) {
 				_, hotelUndos := bank.Calls("t/hotel/1")
 				is.Equal(hotelUndos, 1)
 				is.Equal(bank.InEffect("t/"), []string(nil)) // nothing of the run stands
-				is.Equal(undos["car"].Load(), int32(0))      // car failed of its own: nothing to undo
+				if !c.deadline {
+					is.Equal(undos["car"].Load(), int32(0)) // car failed of its own: nothing to undo
+				}
 				is.NoErr(bank.Err())
 			})
 		}
