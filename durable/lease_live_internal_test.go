@@ -19,14 +19,14 @@ func TestLiveRefusesALapsedLease(t *testing.T) {
 		const ttl = time.Second
 		e := NewEngine(journal.NewMemory(), WithLeaseTTL(ttl))
 
-		ctx, stop, _, live := e.heartbeat(context.Background(), "fresh", time.Now())
+		_, stop, _, live := e.heartbeat(context.Background(), "fresh", time.Now())
 		if err := live(); err != nil {
 			t.Fatalf("live on a lease granted now: %v", err)
 		}
 		stop()
 
 		for _, ago := range []time.Duration{2 * ttl, ttl - ttl/10} {
-			ctx, stop, _, live = e.heartbeat(context.Background(), "lapsed", time.Now().Add(-ago))
+			ctx, stop, _, live := e.heartbeat(context.Background(), "lapsed", time.Now().Add(-ago))
 			err := live()
 			if !errors.Is(err, journal.ErrLeaseLost) {
 				t.Errorf("live on a lease granted %v ago: %v, want ErrLeaseLost", ago, err)
