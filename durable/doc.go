@@ -172,12 +172,15 @@
 // [saga.Idempotent] (or past the pivot), they run again, at once, as the
 // same executions with the same idempotency keys, and the rest of the
 // graph follows. Such a step keeps its unknown outcome until its re-run
-// succeeds or fails of its own: when a sibling's failure cancels the
-// re-run, or stops it before it starts, or the saga's deadline cuts it,
-// the first execution may have taken effect, so the step is compensated
-// with the rest (under that execution's key), whatever
-// [saga.CompensateIfFailed] says, and a later recovery runs it again as
-// that execution. If one step of unknown outcome is not idempotent, it
+// succeeds: when a sibling's failure cancels the re-run, or stops it
+// before it starts, or the saga's deadline cuts it, the first execution
+// may have taken effect, so the step is compensated with the rest (under
+// that execution's key), whatever [saga.CompensateIfFailed] says, and a
+// later recovery runs it again as that execution. A re-run that fails of
+// its own is journaled as a failure (the run compensates, or pauses, as
+// after any failure), but the step is compensated too: the re-run may
+// have failed before it reached the effect its first execution took. The
+// same holds one step at a time. If one step of unknown outcome is not idempotent, it
 // decides for all of them: the run is compensated, every step that may
 // have taken effect included, or it pauses for a person (with
 // [PauseOnFailure], or at a pivot with no way back). When the engine

@@ -248,6 +248,10 @@ func (r *driver[S]) forward(pos int) (*saga.Report, error) {
 		if err != nil {
 			end.Kind, end.Error = journal.StepFailed, err.Error()
 			r.pending = append(r.pending, end)
+			if r.unsettled(i) {
+				r.x.Restore(i, saga.StepReport{Status: saga.StepSucceeded, Start: steps[i].Start, End: steps[i].End,
+					Attempts: steps[i].Attempts, Err: fmt.Errorf("%w (its re-run: %w)", ErrOutcomeUnknown, err)})
+			}
 			break
 		}
 		snap, cerr := r.d.codec.Encode(r.st)
@@ -269,6 +273,15 @@ func (r *driver[S]) forward(pos int) (*saga.Report, error) {
 		return r.backward()
 	}
 	return r.end(journal.Failed)
+}
+
+// unsettled reports whether step i runs again as an execution whose
+// outcome a crash lost (not one woken from its wait): if the re-run does
+// not succeed, the execution may still have taken effect before the
+// crash, and the step is compensated with the rest, under its key. (A
+// compensation of an effect that never came leaves a tombstone.)
+func (r *driver[S]) unsettled(i int) bool {
+	return r.again[i] && r.parked != i
 }
 
 // snapshot puts snap, the state after a step, in end, the step's

@@ -187,7 +187,7 @@ func (r *driver[S]) stillUnknown() {
 		switch {
 		case s.Status == saga.StepPending:
 			r.x.Restore(i, saga.StepReport{Status: saga.StepSucceeded, Err: ErrOutcomeUnknown})
-		case s.Status == saga.StepCancelled || s.Status == saga.StepFailed && endOf(fctx, s.Err):
+		case s.Status == saga.StepCancelled || s.Status == saga.StepFailed && (endOf(fctx, s.Err) || r.unsettled(i)):
 			r.x.Restore(i, saga.StepReport{Status: saga.StepSucceeded, Start: s.Start, End: s.End,
 				Err: fmt.Errorf("%w (its re-run: %w)", ErrOutcomeUnknown, s.Err)})
 		}

@@ -106,8 +106,8 @@ func (r *driver[S]) next(h history) int {
 
 // unwind restores h for compensating because of why, and reports false
 // (the run left as it is) when the run is past its pivot. A step whose
-// outcome is unknown (started, never ended) counts as done, since it may
-// have taken effect; a compensation that started and never ended runs
+// outcome is unknown (started, never ended, or run again after a crash
+// and failed) counts as done, since it may have taken effect; a compensation that started and never ended runs
 // again, and so do failed ones (only >= 0: only that step's). Recovery,
 // the Compensate verb and a resumed compensation share this rule.
 func (r *driver[S]) unwind(h history, only int, why error) bool {
@@ -121,6 +121,9 @@ func (r *driver[S]) unwind(h history, only int, why error) bool {
 		switch {
 		case h.open[i]:
 			r.x.Restore(i, saga.StepReport{Status: saga.StepSucceeded, Start: s.Start, Err: ErrOutcomeUnknown})
+		case h.failedRerun[i]:
+			r.x.Restore(i, saga.StepReport{Status: saga.StepSucceeded, Start: s.Start, End: s.End, Attempts: s.Attempts,
+				Err: fmt.Errorf("%w (its re-run: %w)", ErrOutcomeUnknown, s.Err)})
 		case h.compOpen[i] || s.Status == saga.StepCompensationFailed && (only < 0 || only == i):
 			s.Status, s.Compensation = saga.StepSucceeded, nil
 			r.x.Restore(i, s)
