@@ -29,5 +29,7 @@ func TestRun(t *testing.T) {
 	is.True(at("hotel cancelled: ROOM-12") < refund)
 	is.True(!strings.Contains(buf.String(), "car cancelled")) // the failed step is not compensated
 	at("Status: compensated; still booked: []")
-	is.True(strings.Contains(buf.String(), "  car     failed       started at +0ms"))
+	// The report's line for car (its start offset depends on how busy the
+	// machine is: not checked).
+	is.True(strings.Contains(buf.String(), "  car     failed       started at +"))
 }
