@@ -252,29 +252,8 @@ type chaosProc struct {
 // is killed when the test ends, if it has not exited by then.
 func startChaos(t *testing.T, p chaosPlan) *chaosProc {
 	t.Helper()
-	env, err := json.Marshal(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &chaosProc{plan: p, done: make(chan struct{})}
-	c.cmd = exec.Command(os.Args[0], "-test.run=^TestChaosChild$", "-test.count=1")
-	c.cmd.Env = append(os.Environ(), childEnv+"="+string(env))
-	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", p.Owner, err)
-	}
-	go func() {
-		_ = c.cmd.Wait()
-		close(c.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-c.done:
-		default:
-			_ = c.cmd.Process.Kill() // stopped or not
-			<-c.done
-		}
-	})
+	c := &chaosProc{plan: p}
+	c.cmd, c.done = startChild(t, "TestChaosChild", p.Owner, p, &c.out)
 	return c
 }
 

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -261,29 +260,8 @@ func drainWork(ctx context.Context, t *testing.T, p drainPlan, store journal.Sto
 // is killed when the test ends, if it has not exited by then.
 func startDrain(t *testing.T, p drainPlan) *proc {
 	t.Helper()
-	env, err := json.Marshal(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &proc{name: p.Owner, done: make(chan struct{})}
-	c.cmd = exec.Command(os.Args[0], "-test.run=^TestDrainChild$", "-test.count=1")
-	c.cmd.Env = append(os.Environ(), childEnv+"="+string(env))
-	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", p.Owner, err)
-	}
-	go func() {
-		_ = c.cmd.Wait()
-		close(c.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-c.done:
-		default:
-			_ = c.cmd.Process.Kill()
-			<-c.done
-		}
-	})
+	c := &proc{name: p.Owner}
+	c.cmd, c.done = startChild(t, "TestDrainChild", p.Owner, p, &c.out)
 	return c
 }
 

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -270,30 +271,41 @@ type proc struct {
 // process is killed when the test ends, if it has not exited by then.
 func startFleet(t *testing.T, p fleetPlan) *proc {
 	t.Helper()
-	env, err := json.Marshal(p)
+	c := &proc{name: p.Owner}
+	c.cmd, c.done = startChild(t, "TestFleetChild", p.Owner, p, &c.out)
+	return c
+}
+
+// startChild starts the test binary as a child process running test, its
+// plan (JSON) in childEnv, writing its output to out. The returned
+// channel is closed when it has exited; it is killed when the test ends,
+// if it has not exited by then.
+func startChild(t *testing.T, test, owner string, plan any, out io.Writer) (*exec.Cmd, chan struct{}) {
+	t.Helper()
+	env, err := json.Marshal(plan)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &proc{name: p.Owner, done: make(chan struct{})}
-	c.cmd = exec.Command(os.Args[0], "-test.run=^TestFleetChild$", "-test.count=1")
-	c.cmd.Env = append(os.Environ(), childEnv+"="+string(env))
-	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", p.Owner, err)
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(env))
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", owner, err)
 	}
+	done := make(chan struct{})
 	go func() {
-		_ = c.cmd.Wait()
-		close(c.done)
+		_ = cmd.Wait()
+		close(done)
 	}()
 	t.Cleanup(func() {
 		select {
-		case <-c.done:
+		case <-done:
 		default:
-			_ = c.cmd.Process.Kill() // stopped or not
-			<-c.done
+			_ = cmd.Process.Kill() // stopped or not
+			<-done
 		}
 	})
-	return c
+	return cmd, done
 }
 
 func (c *proc) signal(t *testing.T, sig syscall.Signal) {
