@@ -33,7 +33,9 @@ import (
 
 // Resume continues a paused, failed or blocked run forward from the step
 // where it stopped, running that step again (under the same idempotency
-// key if its outcome is unknown), or retries the failed compensations of
+// key if its outcome is unknown: it never ended, or its re-run after a
+// crash failed, and the execution it ran again may have taken effect),
+// or retries the failed compensations of
 // a run in compensation_failed. It returns the run's error if the run
 // stops again (a step fails anew).
 func (e *Engine) Resume(ctx context.Context, runID, note string) (*saga.Report, error) {
@@ -41,8 +43,9 @@ func (e *Engine) Resume(ctx context.Context, runID, note string) (*saga.Report, 
 }
 
 // RetryStep runs step again, then continues: for a paused or failed run,
-// step must be where the run stopped; for a run in compensation_failed,
-// only that step's compensation is retried.
+// step must be where the run stopped (it runs as a new execution, with a
+// new idempotency key, unless its outcome is unknown: see Resume); for a
+// run in compensation_failed, only that step's compensation is retried.
 func (e *Engine) RetryStep(ctx context.Context, runID, step, note string) (*saga.Report, error) {
 	return e.carry(ctx, runID, journal.Request{Verb: journal.RetryStep, Step: step, Note: note})
 }

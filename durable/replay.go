@@ -62,10 +62,11 @@ func replay(plan *builder.Plan, entries []journal.Entry) history {
 			if e.Attempt != h.attempt[i] {
 				h.waited[i] = nil // a new execution waits anew
 			}
-			// Run again as the same execution after a crash, not after
-			// its wait (the execution it resumes suspended, so nothing
-			// after its wait took effect).
-			h.rerun[i] = h.open[i] && e.Attempt == h.attempt[i] && !woken
+			// Run again as the same execution after a crash, or after
+			// a re-run of it failed, not after its wait (the execution
+			// it resumes suspended, so nothing after its wait took
+			// effect).
+			h.rerun[i] = (h.open[i] || h.failedRerun[i]) && e.Attempt == h.attempt[i] && !woken
 			h.attempt[i], h.open[i], h.failedRerun[i] = e.Attempt, true, false
 		case journal.StepSucceeded, journal.StepFailed, journal.StepCancelled:
 			// A re-run cancelled (a sibling failed) leaves the outcome

@@ -329,7 +329,12 @@ func (d *Definition[S]) carryOut(r *driver[S], run journal.Run, h history, req j
 		if only >= 0 && !r.stoppedAt(h, pos, only) {
 			return r.refuse(req, fmt.Errorf("%w: step %q is not where run %s stopped", ErrBadRequest, req.Step, run.ID))
 		}
-		copy(r.again, h.open) // an outcome is unknown: the same execution again
+		// An outcome is unknown (the step never ended, or its re-run
+		// after a crash failed, and the execution it ran again may have
+		// taken effect): the same execution again, under its key.
+		for i := range r.again {
+			r.again[i] = h.open[i] || h.failedRerun[i]
+		}
 		if err := r.write(journal.Update{Status: journal.Running, ClearRequest: true}, done); err != nil {
 			return r.halt(err)
 		}
