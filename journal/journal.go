@@ -99,6 +99,15 @@ type Run struct {
 	// store on a database server, the server's, which callers must not
 	// compare with their own time.Now.
 	LeaseExpiry time.Time
+	// LeaseToken fences the run's lease: the store sets it to 1 when
+	// Create leases the run, and increases it with every lease Claim or
+	// Acquire grants, to the same owner or another. A driver names the
+	// token of its grant in each Append ([Update.Lease]), so that a write
+	// it made before its lease lapsed, and that reaches the store after
+	// the run was granted again, is refused even when the new lease is
+	// its own owner's (a worker that re-claims a run it stopped driving).
+	// Renew and Release leave it.
+	LeaseToken int64
 	// Wait is what a waiting run waits for; the zero Wait otherwise.
 	Wait Wait
 }
@@ -183,6 +192,12 @@ type Update struct {
 	Wait *WaitFor
 	// Consume marks these signals (by [Signal.ID]) consumed.
 	Consume []int64
+	// Lease, when not 0, is the token of the lease the writer was granted
+	// ([Run.LeaseToken], as Claim or Acquire returned it, or 1 after a
+	// Create that leased the run): the Append fails with ErrLeaseLost,
+	// having written nothing, if the run was granted again since, even
+	// to the same owner. 0 checks the owner and expiry alone.
+	Lease int64
 	// Release: the write ends owner's lease: after it the run is free, as
 	// after [Store.Release], in the same transaction as the rest of the
 	// Append (a driver's last write need not be followed by a Release of
@@ -216,7 +231,8 @@ var (
 // the process (and, for a store with a disk, of the machine).
 type Store interface {
 	// Create records a new run with its first entries, leased to
-	// run.LeaseOwner until run.LeaseExpiry. It fails with ErrExists if
+	// run.LeaseOwner until run.LeaseExpiry (lease token 1; a run created
+	// without a lease has token 0). It ignores run.LeaseToken. It fails with ErrExists if
 	// the ID is taken. The store sets Created and Updated. LeaseExpiry is
 	// given on the caller's clock; a store whose leases run on another
 	// clock (a database server's) grants the lease for as long as
@@ -229,8 +245,9 @@ type Store interface {
 	// set moves Updated to now, even if it sets values the header has
 	// already, except Release, which ends the lease and leaves Updated.
 	// It fails with ErrNotFound, or with ErrLeaseLost when owner does not
-	// hold an unexpired lease, having written nothing: a u with Release
-	// set fails as any other does.
+	// hold an unexpired lease (or, with u.Lease set, not that lease),
+	// having written nothing: a u with Release set fails as any other
+	// does.
 	Append(ctx context.Context, runID, owner string, u Update, entries ...Entry) error
 
 	// Load returns a run's header and its whole journal, in order.
@@ -242,7 +259,8 @@ type Store interface {
 	// Claim leases to owner, until now+ttl, up to n runs that need a
 	// worker: unfinished runs (pending, running, compensating), and runs
 	// with a pending request, whose lease is free or expired, oldest
-	// first. Each run is claimed by one owner at a time.
+	// first. Each run is claimed by one owner at a time. Each run
+	// returned carries its new LeaseToken.
 	Claim(ctx context.Context, owner string, ttl time.Duration, n int) ([]Run, error)
 
 	// Acquire leases one run to owner until now+ttl, if its lease is free
@@ -250,7 +268,7 @@ type Store interface {
 	// again, not even to its own owner: one lease, one driver. It fails
 	// with ErrNotFound, or ErrLeaseLost when the lease is live. Operator
 	// verbs called as library functions use it to drive a given run at
-	// once.
+	// once. The header returned carries the lease's new LeaseToken.
 	Acquire(ctx context.Context, runID, owner string, ttl time.Duration) (Run, error)
 
 	// Renew extends owner's lease on a run to now+ttl (a heartbeat). It

@@ -86,6 +86,10 @@ func (m *Memory) Create(ctx context.Context, run Run, entries ...Entry) error {
 	now := utc(m.now())
 	r := &memRun{run: copyRun(run)}
 	r.run.Created, r.run.Updated = now, now
+	r.run.LeaseToken = 0
+	if run.LeaseOwner != "" {
+		r.run.LeaseToken = 1
+	}
 	r.append(entries, now)
 	m.runs[run.ID] = r
 	if run.Status.Unfinished() && run.LeaseOwner == "" {
@@ -106,6 +110,9 @@ func (m *Memory) Append(ctx context.Context, runID, owner string, u Update, entr
 	r, now, err := m.leased(runID, owner)
 	if err != nil {
 		return err
+	}
+	if u.Lease != 0 && u.Lease != r.run.LeaseToken {
+		return fmt.Errorf("%w: run %q was leased again since lease %d", ErrLeaseLost, runID, u.Lease)
 	}
 	last := r.append(entries, now)
 	if u.Release {
@@ -317,6 +324,7 @@ func (m *Memory) Claim(ctx context.Context, owner string, ttl time.Duration, n i
 	runs := make([]Run, len(free))
 	for i, r := range free {
 		r.run.LeaseOwner, r.run.LeaseExpiry = owner, now.Add(ttl)
+		r.run.LeaseToken++
 		runs[i] = due(copyRun(r.run), now)
 	}
 	return runs, nil
@@ -348,6 +356,7 @@ func (m *Memory) Acquire(ctx context.Context, runID, owner string, ttl time.Dura
 		return Run{}, fmt.Errorf("%w: run %q is leased to %q", ErrLeaseLost, runID, h.LeaseOwner)
 	}
 	h.LeaseOwner, h.LeaseExpiry = owner, now.Add(ttl)
+	h.LeaseToken++
 	return due(copyRun(*h), now), nil
 }
 

@@ -64,6 +64,7 @@ var cases = []testCase{
 	{"LeaseBadInput", testLeaseBadInput},
 	{"AppendRelease", testAppendRelease},
 	{"AppendReleaseRefused", testAppendReleaseRefused},
+	{"LeaseFence", testLeaseFence},
 	{"Request", testRequest},
 	{"RequestFinal", testRequestFinal},
 	{"RequestNotFound", testRequestNotFound},
@@ -118,7 +119,11 @@ func (h *harness) create(id string, st journal.Status, owner string, ttl time.Du
 	if owner != "" {
 		r.LeaseOwner, r.LeaseExpiry = owner, h.now().Add(ttl)
 	}
-	h.must(h.s.Create(h.t.Context(), r, journal.Entry{Kind: journal.RunStarted, At: h.now()}))
+	create := r
+	if owner != "" {
+		r.LeaseToken = 1 // as the store sets it
+	}
+	h.must(h.s.Create(h.t.Context(), create, journal.Entry{Kind: journal.RunStarted, At: h.now()}))
 	r.Created, r.Updated = h.now(), h.now()
 	return r
 }

@@ -18,6 +18,7 @@ func testCreate(h *harness) {
 		Note:        "first",
 		LeaseOwner:  "w1",
 		LeaseExpiry: h.now().Add(time.Minute),
+		LeaseToken:  7, // ignored: the store grants token 1
 	}
 	es := []journal.Entry{
 		{Kind: journal.RunStarted, At: h.now().Add(-time.Millisecond)},
@@ -27,7 +28,7 @@ func testCreate(h *harness) {
 
 	got, gotEs := h.load("run-1")
 	want := in
-	want.Created, want.Updated = h.now(), h.now()
+	want.Created, want.Updated, want.LeaseToken = h.now(), h.now(), 1
 	h.diff("run", got, want)
 	h.entries(gotEs, es)
 }
@@ -196,6 +197,7 @@ func testUpdated(h *harness) {
 	h.must(err)
 	h.diff("runs claimed", ids(claimed), []string{"run-1"})
 	run.LeaseExpiry = h.now().Add(time.Hour)
+	run.LeaseToken = 3 // granted by Create, Acquire and Claim
 	h.unchanged("run-1", run, 4)
 
 	empty := ""

@@ -6,7 +6,8 @@
 // # Model
 //
 // A schema of its own (see [WithSchema]; "sagakit" by default) holds four
-// tables: runs, one row per run header, with its lease (owner and expiry),
+// tables: runs, one row per run header, with its lease (owner, expiry and
+// fencing token),
 // its pending request, what it waits for and the Seq of its last entry;
 // entries, each run's journal keyed by run ID and Seq; signals, the
 // events sent to runs (see Waiting runs and signals); and plans, the
@@ -69,6 +70,17 @@
 // commits, so a Claim elsewhere cannot take the run between the check and
 // the write. A worker whose lease expired writes nothing more, even
 // before another worker claimed the run.
+//
+// Each run's row carries its lease token ([journal.Run.LeaseToken]): 1
+// when Create leases the run, 0 when it creates it free, and one more at
+// every grant of Claim or Acquire (in the UPDATE that grants it, whose
+// returned header carries it); Renew and Release leave it. An Append with
+// [journal.Update.Lease] set adds the token to its lease check, in the
+// same WHERE clause, so that a write made under a grant that has since
+// been followed by another, even to the same owner, writes nothing and
+// fails with [journal.ErrLeaseLost]; so do the later statements of an
+// Append that sets the run waiting. An Update.Lease of 0 checks the owner
+// and the expiry alone.
 //
 // A waiting run's deadline is on the database's clock too: an Append that
 // sets a run waiting for a duration (journal.WaitFor's For) records the
@@ -169,10 +181,13 @@
 // schema up to date. A schema of an older version is migrated in place,
 // its runs kept: version 2 added the columns of waiting runs (empty for
 // the runs already there), the signals table and the indexes Claim
-// reads; version 3, the plans table. A store opening a schema written by a newer version
-// of this package fails with an error saying so rather than guess. A role
-// that may not create schemas can open one that is up to date. The store
-// needs PostgreSQL 14 or newer.
+// reads; version 3, the plans table; version 4, the runs' lease tokens
+// (0 for the runs already there, as for a run created without a lease,
+// so that drivers already holding a lease go on writing, without a
+// token, until it ends). A store opening a schema written by a newer
+// version of this package fails with an error saying so rather than
+// guess. A role that may not create schemas can open one that is up to
+// date. The store needs PostgreSQL 14 or newer.
 //
 // # Connecting
 //

@@ -139,3 +139,43 @@ func TestFencing(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(len(es), len(entries)+1)
 }
+
+// TestFenceParkAndRelease: an Append that sets the run waiting and
+// releases the lease takes three statements (see the package
+// documentation); under a lease granted again since, to the same owner,
+// none of them writes: the run keeps its status, its wait, its journal
+// and its new lease.
+func TestFenceParkAndRelease(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := t.Context()
+	s := newStore(t)
+	is.NoErr(s.Create(ctx, journal.Run{ID: "r1", Status: journal.Running, LeaseOwner: "w1", LeaseExpiry: time.Now().Add(time.Hour)},
+		journal.Entry{Kind: journal.RunStarted}))
+	_, err := s.Signal(ctx, "r1", journal.Signal{Event: "paid"})
+	is.NoErr(err)
+	is.NoErr(s.Release(ctx, "r1", "w1"))
+	r, err := s.Acquire(ctx, "r1", "w1", time.Hour)
+	is.NoErr(err)
+	is.Equal(r.LeaseToken, int64(2))
+	before, entries, err := s.Load(ctx, "r1")
+	is.NoErr(err)
+
+	stale := journal.Update{Lease: 1, Status: journal.Waiting, Wait: &journal.WaitFor{Event: "paid"}, Release: true}
+	err = s.Append(ctx, "r1", "w1", stale, journal.Entry{Kind: journal.StepWaiting, Step: "pay"})
+	is.True(errors.Is(err, journal.ErrLeaseLost))
+	got, es, err := s.Load(ctx, "r1")
+	is.NoErr(err)
+	is.Equal(got, before)
+	is.Equal(len(es), len(entries))
+
+	current := stale
+	current.Lease = 2
+	is.NoErr(s.Append(ctx, "r1", "w1", current, journal.Entry{Kind: journal.StepWaiting, Step: "pay"}))
+	got, _, err = s.Load(ctx, "r1")
+	is.NoErr(err)
+	is.Equal(got.Status, journal.Waiting)
+	is.True(got.Wait.Woken) // the signal sent before
+	is.Equal(got.LeaseOwner, "")
+	is.Equal(got.LeaseToken, int64(2))
+}

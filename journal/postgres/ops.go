@@ -107,7 +107,8 @@ func lastAt(entries []journal.Entry) int64 {
 	return nanotime.From(entries[len(entries)-1].At)
 }
 
-// appendOp appends entries and applies u. An Update that sets a wait or
+// appendOp appends entries and applies u, if owner holds the run's lease
+// (of token u.Lease, unless it is 0). An Update that sets a wait or
 // consumes signals takes appendWaitSQL, and, when it sets a wait,
 // wokenSQL after it, and releaseHeldSQL after that if it releases the
 // lease; any other takes appendSQL alone. An Update that releases the
@@ -127,7 +128,7 @@ func (s *Store) appendOp(runID, owner string, u *journal.Update, entries []journ
 		wakes: u.Release,
 		queue: func(b *pgx.Batch, now any) {
 			args := []any{now, runID, owner, touch, string(u.Status), u.State != nil, u.State,
-				u.Error != nil, errText, u.Ended, lastAt(entries), u.ClearRequest, u.Release && !releaseLater}
+				u.Error != nil, errText, u.Ended, lastAt(entries), u.ClearRequest, u.Release && !releaseLater, u.Lease}
 			args = append(args, entryArgs(entries)...)
 			if !waits {
 				b.Queue(s.sql.append, args...)
@@ -143,10 +144,10 @@ func (s *Store) appendOp(runID, owner string, u *journal.Update, entries []journ
 			}
 			b.Queue(s.sql.appendWait, append(args, park, w.Event, nanotime.From(w.Until), int64(w.For), consume)...)
 			if park {
-				b.Queue(s.sql.woken, runID, owner)
+				b.Queue(s.sql.woken, runID, owner, u.Lease)
 			}
 			if releaseLater {
-				b.Queue(s.sql.releaseHeld, now, runID, owner)
+				b.Queue(s.sql.releaseHeld, now, runID, owner, u.Lease)
 			}
 		},
 		read: func(br pgx.BatchResults) error {

@@ -23,7 +23,7 @@ func scanRun(row pgx.Row) (journal.Run, error) {
 		created, updated, ended, expiry, until int64
 	)
 	err := row.Scan(&r.ID, &r.Saga, &r.Fingerprint, &status, &r.State, &r.Error, &r.Note,
-		&verb, &r.Request.Step, &r.Request.Note, &created, &updated, &ended, &r.LeaseOwner, &expiry,
+		&verb, &r.Request.Step, &r.Request.Note, &created, &updated, &ended, &r.LeaseOwner, &expiry, &r.LeaseToken,
 		&r.Wait.Event, &until, &r.Wait.Woken, &r.Wait.Due)
 	if err != nil {
 		return journal.Run{}, err
@@ -43,7 +43,7 @@ func (s *Store) now() any {
 	return s.testNow().UnixNano()
 }
 
-// scanRuns reads and closes rows of runColumns.
+// scanRuns reads and closes rows of headerColumns.
 func scanRuns(rows pgx.Rows) ([]journal.Run, error) {
 	defer rows.Close()
 	var runs []journal.Run

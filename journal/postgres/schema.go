@@ -105,6 +105,14 @@ CREATE TABLE {schema}.plans (
 	steps       jsonb NOT NULL -- [{"name", "kind", "after": [names]}], in declaration order
 );
 `,
+	// 4: lease fencing tokens (journal.Run.LeaseToken): 1 when Create
+	// leases a run, increased by every grant of Claim and Acquire. The
+	// runs already there get 0, as a run created without a lease, and 1 at
+	// their next grant. A constant default: PostgreSQL adds the column
+	// without rewriting the table.
+	`
+ALTER TABLE {schema}.runs ADD COLUMN lease_token bigint NOT NULL DEFAULT 0;
+`,
 }
 
 // minServerVersion is the oldest PostgreSQL the store runs on: 14, whose

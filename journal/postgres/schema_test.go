@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -61,6 +62,52 @@ func TestReopen(t *testing.T) {
 	}
 	is.Equal(es[0].At.Location(), time.UTC)
 	is.Equal(query[int](t, `SELECT count(*) FROM `+pgx.Identifier{schema, "sagakit_migrations"}.Sanitize()), postgres.SchemaVersion)
+}
+
+// TestMigrateLeaseTokens: a schema of version 3, with runs in it, one
+// leased, migrates in place to version 4: its runs get lease token 0,
+// their lease is kept, a write without a token goes on, and the next
+// grant gives token 1.
+func TestMigrateLeaseTokens(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := t.Context()
+	schema := newSchema(t)
+	p := sharedPool(t)
+	is.NoErr(postgres.MigrateTo(ctx, p, schema, 3))
+	_, err := p.Exec(ctx, `INSERT INTO `+pgx.Identifier{schema, "runs"}.Sanitize()+` (id, saga, fingerprint, status,
+		state, error, note, request_verb, request_step, request_note, created, updated, ended, lease_owner, lease_expiry, last_seq)
+		VALUES ('free', 'trip', 'fp', 'pending', NULL, '', '', '', '', '', 1, 1, 0, '', 0, 0),
+		('leased', 'trip', 'fp', 'running', NULL, '', '', '', '', '', 2, 2, 0, 'w1',
+			((extract(epoch FROM now()) + 3600) * 1000000000)::bigint, 0)`)
+	is.NoErr(err)
+
+	s, err := postgres.New(ctx, p, postgres.WithSchema(schema))
+	is.NoErr(err)
+	defer s.Close()
+	is.Equal(postgres.SchemaVersion, 4)
+	is.Equal(query[int](t, `SELECT max(version) FROM `+pgx.Identifier{schema, "sagakit_migrations"}.Sanitize()), 4)
+	runs, err := s.List(ctx, journal.Filter{})
+	is.NoErr(err)
+	is.Equal(len(runs), 2)
+	for _, r := range runs {
+		is.Equal(r.LeaseToken, int64(0)) // a run of the old schema
+	}
+
+	// The lease taken before the migration still holds, without a token.
+	is.NoErr(s.Append(ctx, "leased", "w1", journal.Update{}, journal.Entry{Kind: journal.StepStarted, Step: "a"}))
+	is.True(errors.Is(s.Append(ctx, "leased", "w1", journal.Update{Lease: 1}), journal.ErrLeaseLost))
+	claimed, err := s.Claim(ctx, "w2", time.Minute, 10)
+	is.NoErr(err)
+	is.Equal(len(claimed), 1)
+	is.Equal(claimed[0].ID, "free")
+	is.Equal(claimed[0].LeaseToken, int64(1))
+	is.NoErr(s.Append(ctx, "free", "w2", journal.Update{Lease: 1}, journal.Entry{Kind: journal.StepStarted, Step: "a"}))
+	got, es, err := s.Load(ctx, "leased")
+	is.NoErr(err)
+	is.Equal(got.LeaseToken, int64(0))
+	is.Equal(got.LeaseOwner, "w1")
+	is.Equal(len(es), 1)
 }
 
 func TestNewerSchemaRefused(t *testing.T) {

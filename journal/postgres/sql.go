@@ -24,7 +24,7 @@ const nowSQL = `coalesce($1::bigint, (extract(epoch FROM statement_timestamp()) 
 
 // runColumns are the columns Create writes, the first of a header's.
 const runColumns = `id, saga, fingerprint, status, state, error, note,
-	request_verb, request_step, request_note, created, updated, ended, lease_owner, lease_expiry`
+	request_verb, request_step, request_note, created, updated, ended, lease_owner, lease_expiry, lease_token`
 
 // headerColumns are a run header's columns, in scanRun's order: the last
 // is Wait.Due, whether a waiting run's deadline has passed at now (an SQL
@@ -53,14 +53,17 @@ func unnestEntries(first int) string {
 const insertEntries = `INSERT INTO {schema}.entries (run_id, seq, kind, step, attempt, attempts, error, state, status, verb, note, at)`
 
 // createSQL inserts a run and its entries unless the ID is taken; it
-// returns 1 if it did. $14 is the lease's TTL in nanoseconds, NULL for
-// none (expiry 0): the expiry is on the database's clock.
+// returns 1 if it did. $13 is the lease's owner, empty for none; $14 is its
+// TTL in nanoseconds, NULL for none (expiry 0): the expiry is on the
+// database's clock. A run created leased has lease token 1, one created
+// free 0.
 var createSQL = `WITH n AS (SELECT ` + nowSQL + ` AS now),
 run AS (
 	INSERT INTO {schema}.runs (` + runColumns + `, last_seq)
 	SELECT $2::text, $3::text, $4::text, $5::text, $6::bytea, $7::text, $8::text, $9::text, $10::text, $11::text,
 		n.now, n.now, $12::bigint, $13::text,
 		CASE WHEN $14::bigint IS NULL THEN 0 ELSE n.now + $14::bigint END,
+		CASE WHEN $13::text = '' THEN 0 ELSE 1 END,
 		cardinality($15::text[])
 	FROM n
 	ON CONFLICT (id) DO NOTHING
@@ -73,10 +76,11 @@ run AS (
 )
 SELECT count(*) FROM run`
 
-// appendSQL appends entries to a run whose lease $3 holds, applies an
-// Update to its header if $4, and ends the lease if $13. It returns
-// whether it did, and whether the run exists (which it looks up only if
-// it did not: an index probe saved on every step).
+// appendSQL appends entries to a run whose lease $3 holds (that lease,
+// of token $14, unless $14 is 0: see fence), applies an Update to its
+// header if $4, and ends the lease if $13. It returns whether it did,
+// and whether the run exists (which it looks up only if it did not: an
+// index probe saved on every step).
 //
 // One UPDATE checks the lease, changes the header and takes the entries'
 // numbers from the run's last_seq. If another transaction changed the
@@ -86,9 +90,9 @@ SELECT count(*) FROM run`
 //
 // A status other than waiting clears the wait. appendWaitSQL, for an
 // Update that sets a wait or consumes signals, is the same statement with
-// five more parameters: $24, whether to set the wait, to event $25 and
-// deadline $26 (kept if not 0) or now plus $27 nanoseconds (none if not
-// positive); and $28, the IDs of the run's signals to mark consumed. It
+// five more parameters: $25, whether to set the wait, to event $26 and
+// deadline $27 (kept if not 0) or now plus $28 nanoseconds (none if not
+// positive); and $29, the IDs of the run's signals to mark consumed. It
 // leaves wait_woken false: wokenSQL, the next statement of the same
 // transaction, sets it (see there), and, since wokenSQL checks the lease
 // to know that the append happened, an Update that sets a wait releases
@@ -101,28 +105,36 @@ var (
 // keepWait is true when the status $5 leaves the wait as it is.
 const keepWait = `$5::text IN ('', 'waiting')`
 
+// fence is the lease token check of a write by run r's lease holder:
+// true when the token p (a parameter, as "$14") is 0, which asks for no
+// check, or the run's: the lease was not granted again since the writer
+// was granted it, to another owner or to the same one.
+func fence(p string) string {
+	return `(` + p + `::bigint = 0 OR r.lease_token = ` + p + `::bigint)`
+}
+
 func appendStatement(wait bool) string {
 	event := `CASE WHEN ` + keepWait + ` THEN r.wait_event ELSE '' END`
 	until := `CASE WHEN ` + keepWait + ` THEN r.wait_until ELSE 0 END`
 	woken := `CASE WHEN ` + keepWait + ` THEN r.wait_woken ELSE false END`
 	consume := ""
 	if wait {
-		event = `CASE WHEN $24::boolean THEN $25::text ELSE ` + event + ` END`
-		until = `CASE WHEN NOT $24::boolean THEN ` + until + `
-			WHEN $26::bigint <> 0 THEN $26::bigint
-			WHEN $27::bigint <= 0 THEN 0
-			WHEN $27::bigint > 9223372036854775807 - n.now THEN 9223372036854775807
-			ELSE n.now + $27::bigint END`
-		woken = `CASE WHEN $24::boolean THEN false ELSE ` + woken + ` END`
+		event = `CASE WHEN $25::boolean THEN $26::text ELSE ` + event + ` END`
+		until = `CASE WHEN NOT $25::boolean THEN ` + until + `
+			WHEN $27::bigint <> 0 THEN $27::bigint
+			WHEN $28::bigint <= 0 THEN 0
+			WHEN $28::bigint > 9223372036854775807 - n.now THEN 9223372036854775807
+			ELSE n.now + $28::bigint END`
+		woken = `CASE WHEN $25::boolean THEN false ELSE ` + woken + ` END`
 		consume = `, consumed AS (
 	UPDATE {schema}.signals s SET consumed = true
 	FROM run
-	WHERE s.run_id = run.id AND s.id = ANY ($28::bigint[]) AND NOT s.consumed
+	WHERE s.run_id = run.id AND s.id = ANY ($29::bigint[]) AND NOT s.consumed
 )`
 	}
 	return `WITH run AS (
 	UPDATE {schema}.runs r SET
-		last_seq = r.last_seq + cardinality($14::text[]),
+		last_seq = r.last_seq + cardinality($15::text[]),
 		updated = CASE WHEN $4::boolean THEN n.now ELSE r.updated END,
 		status = CASE WHEN $5::text = '' THEN r.status ELSE $5::text END,
 		state = CASE WHEN $6::boolean THEN $7::bytea ELSE r.state END,
@@ -137,13 +149,13 @@ func appendStatement(wait bool) string {
 		lease_owner = CASE WHEN $13::boolean THEN '' ELSE r.lease_owner END,
 		lease_expiry = CASE WHEN $13::boolean THEN 0 ELSE r.lease_expiry END
 	FROM (SELECT ` + nowSQL + ` AS now) n
-	WHERE r.id = $2 AND r.lease_owner = $3 AND r.lease_expiry > n.now
-	RETURNING r.id, n.now, r.last_seq - cardinality($14::text[]) AS seq
+	WHERE r.id = $2 AND r.lease_owner = $3 AND r.lease_expiry > n.now AND ` + fence("$14") + `
+	RETURNING r.id, n.now, r.last_seq - cardinality($15::text[]) AS seq
 ), ins AS (
 	` + insertEntries + `
 	SELECT run.id, run.seq + e.n, e.kind, e.step, e.attempt, e.attempts, e.error, e.state, e.status, e.verb, e.note,
 		CASE WHEN e.at = 0 THEN run.now ELSE e.at END
-	FROM run, ` + unnestEntries(14) + `
+	FROM run, ` + unnestEntries(15) + `
 )` + consume + `
 SELECT EXISTS (SELECT FROM run), EXISTS (SELECT FROM run) OR EXISTS (SELECT FROM {schema}.runs WHERE id = $2)`
 }
@@ -162,10 +174,10 @@ SELECT EXISTS (SELECT FROM run), EXISTS (SELECT FROM run) OR EXISTS (SELECT FROM
 const pendingSignal = `EXISTS (SELECT FROM {schema}.signals s
 	WHERE s.run_id = r.id AND NOT s.consumed AND r.wait_event <> '' AND s.event = r.wait_event)`
 
-// wokenSQL wakes run $1, which $2 set waiting in this transaction, if a
-// signal it waits for is there.
-const wokenSQL = `UPDATE {schema}.runs r SET wait_woken = true
-WHERE r.id = $1 AND r.lease_owner = $2 AND r.status = 'waiting' AND NOT r.wait_woken AND ` + pendingSignal
+// wokenSQL wakes run $1, which $2, under the lease of token $3 (0: any),
+// set waiting in this transaction, if a signal it waits for is there.
+var wokenSQL = `UPDATE {schema}.runs r SET wait_woken = true
+WHERE r.id = $1 AND r.lease_owner = $2 AND ` + fence("$3") + ` AND r.status = 'waiting' AND NOT r.wait_woken AND ` + pendingSignal
 
 // signalSQL records a signal for run $2 unless the run's status is final
 // ($6 lists the final statuses) or the delivery $5 is recorded already.
@@ -220,17 +232,17 @@ const requestSQL = `WITH r AS (
 )
 SELECT r.status, r.request_verb, EXISTS (SELECT FROM upd) FROM r`
 
-// claimSQL leases to $2, for $3 nanoseconds, up to $4 runs that need a
-// worker and whose lease is free or expired, oldest first; it skips the
-// rows other transactions hold. Runs need a worker when the runs_claim
-// index has them (need: its WHERE clause is repeated word for word, so
-// that the planner uses the index), or when they wait and their deadline
-// has passed (due). due reads the runs_wait_until index in deadline order
-// and takes the $4 that fell due first, so that a claim reads a few
-// entries of it however many runs wait or fell due at once; the $4
-// oldest of both branches are leased. Each branch locks up to $4 rows:
-// those the last LIMIT leaves stay locked, unchanged, until the batch
-// commits.
+// claimSQL leases to $2, for $3 nanoseconds, each with its next lease
+// token, up to $4 runs that need a worker and whose lease is free or
+// expired, oldest first; it skips the rows other transactions hold.
+// Runs need a worker when the runs_claim index has them (need: its WHERE
+// clause is repeated word for word, so that the planner uses the index),
+// or when they wait and their deadline has passed (due). due reads the
+// runs_wait_until index in deadline order and takes the $4 that fell due
+// first, so that a claim reads a few entries of it however many runs
+// wait or fell due at once; the $4 oldest of both branches are leased.
+// Each branch locks up to $4 rows: those the last LIMIT leaves stay
+// locked, unchanged, until the batch commits.
 var claimSQL = `WITH need AS (
 	SELECT c.id, c.created FROM {schema}.runs c
 	WHERE (c.status IN ('pending', 'running', 'compensating') OR c.request_verb <> '' OR (c.status = 'waiting' AND c.wait_woken))
@@ -250,15 +262,16 @@ var claimSQL = `WITH need AS (
 	ORDER BY created, id
 	LIMIT $4
 )
-UPDATE {schema}.runs r SET lease_owner = $2, lease_expiry = n.now + $3::bigint
+UPDATE {schema}.runs r SET lease_owner = $2, lease_expiry = n.now + $3::bigint, lease_token = r.lease_token + 1
 FROM (SELECT ` + nowSQL + ` AS now) n
 WHERE r.id IN (SELECT id FROM pick)
 RETURNING ` + headerColumns("n.now")
 
 // acquireSQL leases a run whose lease is free or expired to $3 for $4
-// nanoseconds; acquireOwnerSQL then tells why it did not.
+// nanoseconds, with its next lease token; acquireOwnerSQL then tells why
+// it did not.
 var (
-	acquireSQL = `UPDATE {schema}.runs r SET lease_owner = $3, lease_expiry = n.now + $4::bigint
+	acquireSQL = `UPDATE {schema}.runs r SET lease_owner = $3, lease_expiry = n.now + $4::bigint, lease_token = r.lease_token + 1
 FROM (SELECT ` + nowSQL + ` AS now) n
 WHERE r.id = $2 AND (r.lease_owner = '' OR r.lease_expiry <= n.now)
 RETURNING ` + headerColumns("n.now")
@@ -279,11 +292,12 @@ SELECT EXISTS (SELECT FROM upd), EXISTS (SELECT FROM upd) OR EXISTS (SELECT FROM
 const releaseSQL = `UPDATE {schema}.runs SET lease_owner = '', lease_expiry = 0 WHERE id = $1 AND lease_owner = $2`
 
 // releaseHeldSQL, after appendWaitSQL and wokenSQL, ends $3's unexpired
-// lease on run $2, as the append checked it: if the append failed its
-// check, it finds no such lease and writes nothing either.
-const releaseHeldSQL = `UPDATE {schema}.runs r SET lease_owner = '', lease_expiry = 0
+// lease of token $4 (0: any) on run $2, as the append checked it: if the
+// append failed its check, it finds no such lease and writes nothing
+// either.
+var releaseHeldSQL = `UPDATE {schema}.runs r SET lease_owner = '', lease_expiry = 0
 FROM (SELECT ` + nowSQL + ` AS now) n
-WHERE r.id = $2 AND r.lease_owner = $3 AND r.lease_expiry > n.now`
+WHERE r.id = $2 AND r.lease_owner = $3 AND r.lease_expiry > n.now AND ` + fence("$4")
 
 // notifySQL wakes the store's listeners when the batch commits.
 const notifySQL = `SELECT pg_notify($1, '')`

@@ -231,9 +231,10 @@ func (s *Store) Create(ctx context.Context, run journal.Run, entries ...journal.
 
 // Append implements [journal.Store.Append]. An entry with a zero At gets
 // the current time. The lease is checked, on the database's clock, in
-// the statement that writes. An Update with Status [journal.Waiting] and
-// a Wait sets the run waiting, its deadline on the database's clock, and
-// woken if a signal it waits for is there already (see [Store.Signal]).
+// the statement that writes, with its token when u.Lease is not 0. An
+// Update with Status [journal.Waiting] and a Wait sets the run waiting,
+// its deadline on the database's clock, and woken if a signal it waits
+// for is there already (see [Store.Signal]).
 func (s *Store) Append(ctx context.Context, runID, owner string, u journal.Update, entries ...journal.Entry) error {
 	if runID == "" {
 		return errEmptyID

@@ -17,8 +17,8 @@ import (
 
 const insertRun = `INSERT INTO runs (id, saga, fingerprint, status, state, error, note,
 	request_verb, request_step, request_note, created, updated, ended, lease_owner, lease_expiry,
-	wait_event, wait_until)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	wait_event, wait_until, lease_token)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
 
 func (w *writer) create(run *journal.Run, entries []journal.Entry, now int64) error {
@@ -30,9 +30,13 @@ func (w *writer) create(run *journal.Run, entries []journal.Entry, now int64) er
 	if r.Status == journal.Waiting {
 		wait = r.Wait
 	}
+	var token int64 // a lease granted by Create is the run's first
+	if r.LeaseOwner != "" {
+		token = 1
+	}
 	res, err := w.exec(insertRun, r.ID, r.Saga, r.Fingerprint, string(r.Status), r.State, r.Error, r.Note,
 		string(r.Request.Verb), r.Request.Step, r.Request.Note, now, now, nanotime.From(r.Ended),
-		r.LeaseOwner, nanotime.From(r.LeaseExpiry), wait.Event, nanotime.From(wait.Until))
+		r.LeaseOwner, nanotime.From(r.LeaseExpiry), wait.Event, nanotime.From(wait.Until), token)
 	if err != nil {
 		return fmt.Errorf("sqlite: create %q: %w", run.ID, err)
 	}
@@ -45,7 +49,7 @@ func (w *writer) create(run *journal.Run, entries []journal.Entry, now int64) er
 	}
 	// The run's first Append (its next step's) needs no read: the cache
 	// has what this transaction wrote, and a rollback empties it.
-	w.leases[run.ID] = leaseRow{r.LeaseOwner, nanotime.From(r.LeaseExpiry), int64(len(entries))}
+	w.leases[run.ID] = leaseRow{r.LeaseOwner, nanotime.From(r.LeaseExpiry), token, int64(len(entries))}
 	return nil
 }
 
@@ -100,42 +104,42 @@ func (w *writer) insertEntries(runID string, seq int64, entries []journal.Entry,
 
 // leaseSQL reads what the lease checks need of a run, and its last Seq:
 // the largest of its entries', a seek on their primary key.
-const leaseSQL = `SELECT lease_owner, lease_expiry,
+const leaseSQL = `SELECT lease_owner, lease_expiry, lease_token,
 	(SELECT coalesce(max(seq), 0) FROM entries WHERE run_id = r.id)
 	FROM runs r WHERE r.id = ?`
 
 // lease reads a run's lease and last Seq, from the writer's cache when it
 // has them.
-func (w *writer) lease(runID string) (owner string, expiry, lastSeq int64, err error) {
+func (w *writer) lease(runID string) (leaseRow, error) {
 	if l, ok := w.leases[runID]; ok {
-		return l.owner, l.expiry, l.lastSeq, nil
+		return l, nil
 	}
-	defer func() {
-		if err == nil {
-			w.leases[runID] = leaseRow{owner, expiry, lastSeq}
-		}
-	}()
-	err = w.queryRow(leaseSQL, []any{&owner, &expiry, &lastSeq}, runID)
+	var l leaseRow
+	err := w.queryRow(leaseSQL, []any{&l.owner, &l.expiry, &l.token, &l.lastSeq}, runID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", 0, 0, fmt.Errorf("sqlite: %w: %q", journal.ErrNotFound, runID)
+		return leaseRow{}, fmt.Errorf("sqlite: %w: %q", journal.ErrNotFound, runID)
 	}
 	if err != nil {
-		return "", 0, 0, fmt.Errorf("sqlite: read run %q: %w", runID, err)
+		return leaseRow{}, fmt.Errorf("sqlite: read run %q: %w", runID, err)
 	}
-	return owner, expiry, lastSeq, nil
+	w.leases[runID] = l
+	return l, nil
 }
 
-// holds checks that owner holds an unexpired lease on runID and returns
-// the run's last Seq.
-func (w *writer) holds(runID, owner string, now int64) (lastSeq int64, err error) {
-	leaseOwner, expiry, lastSeq, err := w.lease(runID)
+// holds checks that owner holds an unexpired lease on runID (the lease
+// of that token, unless token is 0) and returns the run's last Seq.
+func (w *writer) holds(runID, owner string, token, now int64) (lastSeq int64, err error) {
+	l, err := w.lease(runID)
 	if err != nil {
 		return 0, err
 	}
-	if leaseOwner != owner || expiry <= now {
+	if l.owner != owner || l.expiry <= now {
 		return 0, fmt.Errorf("sqlite: %w: run %q", journal.ErrLeaseLost, runID)
 	}
-	return lastSeq, nil
+	if token != 0 && l.token != token {
+		return 0, fmt.Errorf("sqlite: %w: run %q was leased again since lease %d", journal.ErrLeaseLost, runID, token)
+	}
+	return l.lastSeq, nil
 }
 
 // Append's header update comes in variants by which fields change, so
@@ -186,7 +190,7 @@ func init() {
 }
 
 func (w *writer) append(runID, owner string, u *journal.Update, entries []journal.Entry, now int64) error {
-	seq, err := w.holds(runID, owner, now)
+	seq, err := w.holds(runID, owner, u.Lease, now)
 	if err != nil {
 		return err
 	}
@@ -315,7 +319,7 @@ func (w *writer) checked(res sql.Result, err error) error {
 // the runs the runs_claim index holds (unfinished, requested, woken) and
 // the due runs the runs_due index finds by deadline, whose WHERE clauses
 // (schema version 3) the two branches repeat. A run in both comes once.
-const claimSQL = `UPDATE runs SET lease_owner = ?1, lease_expiry = ?2
+const claimSQL = `UPDATE runs SET lease_owner = ?1, lease_expiry = ?2, lease_token = lease_token + 1
 	WHERE id IN (
 		SELECT id FROM (
 			SELECT id, created FROM (
@@ -353,14 +357,14 @@ func (w *writer) claim(owner string, expiry int64, n int, now int64) ([]journal.
 
 func (w *writer) acquire(runID, owner string, ttl, now int64) (journal.Run, error) {
 	defer delete(w.leases, runID)
-	leaseOwner, expiry, _, err := w.lease(runID)
+	l, err := w.lease(runID)
 	if err != nil {
 		return journal.Run{}, err
 	}
-	if leaseOwner != "" && expiry > now {
-		return journal.Run{}, fmt.Errorf("sqlite: %w: run %q is leased to %q", journal.ErrLeaseLost, runID, leaseOwner)
+	if l.owner != "" && l.expiry > now {
+		return journal.Run{}, fmt.Errorf("sqlite: %w: run %q is leased to %q", journal.ErrLeaseLost, runID, l.owner)
 	}
-	rows, err := w.query(`UPDATE runs SET lease_owner = ?, lease_expiry = ? WHERE id = ? RETURNING `+runColumns,
+	rows, err := w.query(`UPDATE runs SET lease_owner = ?, lease_expiry = ?, lease_token = lease_token + 1 WHERE id = ? RETURNING `+runColumns,
 		owner, now+ttl, runID)
 	if err != nil {
 		return journal.Run{}, fmt.Errorf("sqlite: acquire %q: %w", runID, err)
@@ -377,7 +381,7 @@ func (w *writer) acquire(runID, owner string, ttl, now int64) (journal.Run, erro
 
 func (w *writer) renew(runID, owner string, ttl, now int64) error {
 	defer delete(w.leases, runID)
-	if _, err := w.holds(runID, owner, now); err != nil {
+	if _, err := w.holds(runID, owner, 0, now); err != nil {
 		return err
 	}
 	if _, err := w.exec(`UPDATE runs SET lease_expiry = ? WHERE id = ?`, now+ttl, runID); err != nil {

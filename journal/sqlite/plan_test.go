@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/matryer/is"
@@ -21,8 +22,9 @@ var tripPlan = journal.Plan{Fingerprint: "fp", Saga: "trip", Steps: []journal.Pl
 }}
 
 // TestMigrateFromVersion3 opens a file of schema version 3 with a run in
-// it: the store migrates it in place, the run keeps what it had, and the
-// store keeps plans.
+// it: the store migrates it in place, the run keeps what it had (its
+// lease token starts at 0, and the next grant makes it 1), and the store
+// keeps plans.
 func TestMigrateFromVersion3(t *testing.T) {
 	is := is.New(t)
 	ctx := t.Context()
@@ -48,7 +50,13 @@ func TestMigrateFromVersion3(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(r.Status, journal.Paused)
 	is.Equal(r.Error, "boom")
+	is.Equal(r.LeaseToken, int64(0))
 	is.Equal(len(es), 1)
+	r, err = s.Acquire(ctx, "run-1", "w1", time.Minute)
+	is.NoErr(err)
+	is.Equal(r.LeaseToken, int64(1))
+	is.NoErr(s.Append(ctx, "run-1", "w1", journal.Update{Lease: 1}))
+	is.True(errors.Is(s.Append(ctx, "run-1", "w1", journal.Update{Lease: 2}), journal.ErrLeaseLost))
 	_, err = s.LoadPlan(ctx, "fp")
 	is.True(errors.Is(err, journal.ErrNotFound))
 	is.NoErr(s.SavePlan(ctx, tripPlan))
@@ -64,7 +72,7 @@ func TestMigrateFromVersion3(t *testing.T) {
 	var v int
 	is.NoErr(db.QueryRow("PRAGMA user_version").Scan(&v))
 	is.Equal(v, sqlite.SchemaVersion)
-	is.Equal(v, 4)
+	is.Equal(v, 5)
 }
 
 // TestPlanFormat checks the plans table's JSON, which tools read without

@@ -17,7 +17,7 @@ import (
 // runColumns are a run header's columns, in scanRun's order.
 const runColumns = `id, saga, fingerprint, status, state, error, note,
 	request_verb, request_step, request_note, created, updated, ended, lease_owner, lease_expiry,
-	wait_event, wait_until, wait_woken`
+	wait_event, wait_until, wait_woken, lease_token`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -32,7 +32,7 @@ func scanRun(s scanner, now int64) (journal.Run, error) {
 	)
 	err := s.Scan(&r.ID, &r.Saga, &r.Fingerprint, &status, &r.State, &r.Error, &r.Note,
 		&verb, &r.Request.Step, &r.Request.Note, &created, &updated, &ended, &r.LeaseOwner, &expiry,
-		&r.Wait.Event, &until, &r.Wait.Woken)
+		&r.Wait.Event, &until, &r.Wait.Woken, &r.LeaseToken)
 	if err != nil {
 		return journal.Run{}, err
 	}

@@ -131,6 +131,12 @@ CREATE TABLE plans (
 	steps       TEXT NOT NULL -- JSON: [{"name", "kind", "after": [names]}], in declaration order
 ) WITHOUT ROWID;
 `,
+	// 5: the lease's fencing token (journal.Run.LeaseToken), moved on by
+	// every grant, so that a driver's write after its run was granted
+	// again, even to its own owner, is refused.
+	`
+ALTER TABLE runs ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // migrate brings the database on conn to the latest schema version. It

@@ -61,7 +61,7 @@ func TestPersistence(t *testing.T) {
 	got, es, err := s.Load(ctx, "r1")
 	is.NoErr(err)
 	want := run
-	want.Status, want.Created, want.Updated = journal.Paused, at, at
+	want.Status, want.Created, want.Updated, want.LeaseToken = journal.Paused, at, at, 1
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("run after reopening (-want +got):\n%s", d)
 	}

@@ -78,8 +78,8 @@ func newWriter(conn *sql.Conn, batch int, now func() time.Time) *writer {
 
 // leaseRow is a run's lease and last Seq, as the writer last knew them.
 type leaseRow struct {
-	owner           string
-	expiry, lastSeq int64
+	owner                  string
+	expiry, token, lastSeq int64
 }
 
 // loop runs until ops is closed and drained.
@@ -129,9 +129,12 @@ func (w *writer) run(batch []*op) {
 	if len(live) == 0 {
 		return
 	}
-	now := w.now().UnixNano()
 	errs := make([]error, len(live))
+	// The time is read once the transaction holds the write lock, which
+	// may have waited for another process: a lease is checked against the
+	// time the check is made, and granted from it.
 	err := w.tx(func() error {
+		now := w.now().UnixNano()
 		for i, o := range live {
 			errs[i] = o.fn(w, now)
 			if errs[i] != nil && !expected(errs[i]) {
@@ -149,7 +152,7 @@ func (w *writer) run(batch []*op) {
 	default:
 		// Find the op that failed: one transaction each.
 		for i, o := range live {
-			errs[i] = w.tx(func() error { return o.fn(w, now) })
+			errs[i] = w.tx(func() error { return o.fn(w, w.now().UnixNano()) })
 		}
 	}
 	for i, o := range live {
