@@ -149,6 +149,7 @@ func (d *Definition[S]) Run(ctx context.Context, st *S) (*saga.Report, error) {
 		rep, _ := x.Finish()
 		return rep, err
 	}
+	h.token = 1 // the lease the run's Create grants
 	snap, err := d.codec.Encode(st)
 	if err != nil {
 		h.end()

@@ -138,6 +138,7 @@ func (r *driver[S]) put(u journal.Update, entries []journal.Entry) error {
 			return existsError{run.ID}
 		}
 	} else {
+		u.Lease = r.hold.token
 		err = r.d.e.store.Append(r.jctx, r.runID, r.d.e.owner, u, entries...)
 	}
 	if err != nil {

@@ -165,9 +165,15 @@ func (e *Engine) begin(runID string) (*hold, error) {
 // keeps every other caller of the engine off the run until then: with
 // the mark dropped and the lease live, Claim skips the run, Acquire
 // refuses it, and a Definition.Run of its ID fails to create it.
+//
+// The lease is fenced by its token: the driver's writes name it, so that
+// one made before the lease lapsed and reaching the store after the run
+// was granted again, to another worker or to this engine's own Work, is
+// refused instead of landing in the new driver's journal.
 type hold struct {
 	e     *Engine
 	runID string
+	token int64       // the lease's fencing token; 0: unknown, the owner alone is checked
 	ended atomic.Bool // the mark is dropped: another driver may hold the run now
 	freed atomic.Bool // the run's last write released the lease
 }
@@ -187,12 +193,19 @@ func (h *hold) end() {
 //
 // A last write that failed did not free the lease, unless its outcome is
 // unknown (the connection broke as it committed): then the run may be
-// free, and perhaps claimed by this engine's Work since, which this
-// Release takes the lease from; that driver then stops at its next write,
-// as after any lost lease, and the run is claimed again.
+// free, and perhaps claimed since, by this engine's Work too. The release
+// names the lease's token, and leaves such a newer lease alone.
 func (h *hold) release(ctx context.Context) {
 	h.end()
-	if !h.freed.Load() {
-		_ = h.e.store.Release(context.WithoutCancel(ctx), h.runID, h.e.owner)
+	if h.freed.Load() {
+		return
 	}
+	ctx = context.WithoutCancel(ctx)
+	if h.token == 0 {
+		_ = h.e.store.Release(ctx, h.runID, h.e.owner)
+		return
+	}
+	// Fenced: if the run was granted again meanwhile, even to this
+	// engine, the new lease stays.
+	_ = h.e.store.Append(ctx, h.runID, h.e.owner, journal.Update{Release: true, Lease: h.token})
 }

@@ -19,6 +19,7 @@ import (
 type claim struct {
 	granted time.Time
 	drain   context.Context
+	token   int64 // the lease's fencing token (journal.Run.LeaseToken)
 	hold    *hold // set once the engine marks the run as driven here
 }
 

@@ -82,11 +82,13 @@ func (e *Engine) carry(ctx context.Context, runID string, req journal.Request) (
 		return nil, fmt.Errorf("durable: %s %s: %w", req.Verb, runID, err)
 	}
 	granted := time.Now()
-	if _, err := e.store.Acquire(ctx, runID, e.owner, e.ttl); err != nil {
+	run, err := e.store.Acquire(ctx, runID, e.owner, e.ttl)
+	if err != nil {
 		h.end()
 		return nil, fmt.Errorf("durable: %s %s: %w (the request stays recorded for the next worker)", req.Verb, runID, err)
 	}
-	_, err = e.driveHeld(ctx, claim{granted: granted, drain: ctx, hold: h}, runID)
+	h.token = run.LeaseToken
+	_, err = e.driveHeld(ctx, claim{granted: granted, drain: ctx, token: run.LeaseToken, hold: h}, runID)
 	h.release(ctx)
 	v, verr := Inspect(context.WithoutCancel(ctx), e.store, runID)
 	if verr != nil {

@@ -42,7 +42,7 @@ func (e *Engine) Recover(ctx context.Context, batch int) (int, error) {
 	errs := make([]error, len(runs))
 	var wg sync.WaitGroup
 	for k, run := range runs {
-		wg.Go(func() { errs[k] = e.recovered(ctx, claim{granted: granted, drain: ctx}, run) })
+		wg.Go(func() { errs[k] = e.recovered(ctx, claim{granted: granted, drain: ctx, token: run.LeaseToken}, run) })
 	}
 	wg.Wait()
 	return len(runs), errors.Join(errs...)
@@ -87,7 +87,7 @@ func (e *Engine) Work(ctx context.Context, interval time.Duration) error {
 						default:
 						}
 					}()
-					if err := e.recovered(ctx, claim{granted: granted, drain: ctx}, run); err != nil {
+					if err := e.recovered(ctx, claim{granted: granted, drain: ctx, token: run.LeaseToken}, run); err != nil {
 						e.log(ctx, slog.LevelError, "run", slog.String("run_id", run.ID), slog.Any("error", err))
 					}
 				})
@@ -134,7 +134,7 @@ func (e *Engine) driveClaimed(ctx context.Context, c claim, runID string) (*saga
 		return nil, err // driven here already: that driver keeps the lease
 	}
 	defer h.release(ctx)
-	c.hold = h
+	c.hold, h.token = h, c.token
 	return e.driveHeld(ctx, c, runID)
 }
 
@@ -178,7 +178,7 @@ func (e *Engine) driveHeld(ctx context.Context, c claim, runID string) (*saga.Re
 // without a heartbeat), as driver.last does: it releases the lease, the
 // engine's mark on the run ended first (see hold).
 func (e *Engine) last(ctx context.Context, h *hold, u journal.Update, entries ...journal.Entry) error {
-	u.Release = true
+	u.Release, u.Lease = true, h.token
 	h.end()
 	if err := e.store.Append(ctx, h.runID, e.owner, u, entries...); err != nil {
 		return err
