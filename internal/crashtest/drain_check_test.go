@@ -4,6 +4,7 @@ package crashtest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -64,8 +65,8 @@ type drainHistory struct {
 	ttl     time.Duration // the workers' lease
 	evs     map[string][]event
 	claims  map[string][]lease   // by run, in the order they returned
-	grants  map[ownerRun][]int64 // when each claim or renewal the store took began
-	freed   map[ownerRun][]int64 // when each release began
+	grants  map[ownerRun][]grant // each claim or renewal the store took
+	freed   map[ownerRun][]call  // each release the store took
 	writes  map[string][]write   // by run
 	writers map[runAt]string     // who wrote each entry
 	ends    map[string]write     // by run: the write that ended it
@@ -73,7 +74,7 @@ type drainHistory struct {
 }
 
 func newDrainHistory(evs map[string][]event, ttl time.Duration) *drainHistory {
-	h := &drainHistory{ttl: ttl, evs: evs, claims: map[string][]lease{}, grants: map[ownerRun][]int64{}, freed: map[ownerRun][]int64{},
+	h := &drainHistory{ttl: ttl, evs: evs, claims: map[string][]lease{}, grants: map[ownerRun][]grant{}, freed: map[ownerRun][]call{},
 		writes: map[string][]write{}, writers: map[runAt]string{}, ends: map[string]write{}, refused: map[string][]refusal{}}
 	for owner, es := range evs {
 		for _, e := range es {
@@ -81,14 +82,14 @@ func newDrainHistory(evs map[string][]event, ttl time.Duration) *drainHistory {
 			case e.Ev == "claim" && e.OK:
 				for _, id := range e.Runs {
 					h.claims[id] = append(h.claims[id], lease{owner, e.T0, e.T})
-					h.grants[ownerRun{owner, id}] = append(h.grants[ownerRun{owner, id}], e.T0)
+					h.grants[ownerRun{owner, id}] = append(h.grants[ownerRun{owner, id}], grant{call{e.T0, e.T}, true})
 				}
 			case e.Ev == "claim":
 				h.refused[""] = append(h.refused[""], refusal{owner, e})
 			case e.Ev == "renew" && e.OK:
-				h.grants[ownerRun{owner, e.Run}] = append(h.grants[ownerRun{owner, e.Run}], e.T0)
+				h.grants[ownerRun{owner, e.Run}] = append(h.grants[ownerRun{owner, e.Run}], grant{call{e.T0, e.T}, false})
 			case e.Ev == "release" && e.OK:
-				h.freed[ownerRun{owner, e.Run}] = append(h.freed[ownerRun{owner, e.Run}], e.T0)
+				h.freed[ownerRun{owner, e.Run}] = append(h.freed[ownerRun{owner, e.Run}], call{e.T0, e.T})
 			case e.Ev == "write" && e.OK:
 				w := write{owner, e.T0, e.T, e.Entries}
 				h.writes[e.Run] = append(h.writes[e.Run], w)
@@ -121,28 +122,47 @@ func (h *drainHistory) lost(owner, run string) bool {
 	return false
 }
 
-// lastGrant is when owner's last claim or renewal of run that began
-// before t, other than the claim that began at not, began.
-func (h *drainHistory) lastGrant(owner, run string, t, not int64) int64 {
-	var last int64
-	for _, g := range h.grants[ownerRun{owner, run}] {
-		if g < t && g != not {
-			last = max(last, g)
+// call is when a journal call began and returned (Unix nanoseconds).
+type call struct{ t0, t1 int64 }
+
+// grant is a claim or a renewal the store took.
+type grant struct {
+	call
+	claim bool
+}
+
+// lastGrant is when the last grant of prev's lease on run, in force
+// before next was granted, began: prev's claim itself, or a later claim
+// or renewal by prev.owner that returned before next's claim began. A
+// renewal under way then counts too when next is another owner's: the
+// store took it before next's claim, or it would have been refused. Not
+// so when next is prev.owner's own: a renewal names no lease token, and
+// the store may have taken it after next's claim, extending the new
+// lease; nor a claim under way then, which may have come after next's
+// (the run freed meanwhile).
+func (h *drainHistory) lastGrant(prev lease, run string, next lease) int64 {
+	last := prev.t0
+	for _, g := range h.grants[ownerRun{prev.owner, run}] {
+		before := g.t1 <= next.t0 ||
+			!g.claim && prev.owner != next.owner && g.t0 < next.t1
+		if before {
+			last = max(last, g.t0)
 		}
 	}
 	return last
 }
 
-// leaseEnd is when owner's lease on run, in force before next was
+// leaseEnd is when prev's lease on run, in force before next was
 // granted, had ended at the latest: a TTL after its last claim or
-// renewal began, or when owner began to release it after that, if
-// sooner.
-func (h *drainHistory) leaseEnd(owner, run string, next lease) int64 {
-	g := h.lastGrant(owner, run, next.t1, next.t0)
+// renewal began, or when prev.owner began to release it, if sooner. A
+// release under way when that grant was made may have been taken after
+// it: it counts from the grant.
+func (h *drainHistory) leaseEnd(prev lease, run string, next lease) int64 {
+	g := h.lastGrant(prev, run, next)
 	end := g + int64(h.ttl)
-	for _, r := range h.freed[ownerRun{owner, run}] {
-		if r > g && r < end {
-			end = r
+	for _, r := range h.freed[ownerRun{prev.owner, run}] {
+		if r.t1 > g {
+			end = min(end, max(r.t0, g))
 		}
 	}
 	return end
@@ -161,19 +181,45 @@ func holder(cs []lease, t int64) int {
 }
 
 func (h *drainHistory) describe(run string) string {
-	var b strings.Builder
-	for _, c := range h.claims[run] {
-		fmt.Fprintf(&b, "\tclaimed by %s at %s\n", c.owner, time.Unix(0, c.t1).Format(time.StampMicro))
+	type line struct {
+		t0 int64
+		s  string
 	}
-	for or, rs := range h.freed {
-		if or.run == run {
-			for _, r := range rs {
-				fmt.Fprintf(&b, "\treleased by %s at %s\n", or.owner, time.Unix(0, r).Format(time.StampMicro))
+	var lines []line
+	at := func(t int64) string { return time.Unix(0, t).Format(time.StampMicro) }
+	for owner, es := range h.evs {
+		for _, e := range es {
+			switch {
+			case e.Ev == "claim" && !slices.Contains(e.Runs, run):
+				continue
+			case e.Ev != "claim" && e.Run != run:
+				continue
 			}
+			outcome := "ok"
+			if !e.OK {
+				outcome = "refused: " + e.Err
+			}
+			what := e.Ev
+			if len(e.Entries) > 0 {
+				kinds := make([]string, len(e.Entries))
+				for i, r := range e.Entries {
+					kinds[i] = strings.TrimSpace(string(r.Kind) + " " + r.Step)
+				}
+				what += " [" + strings.Join(kinds, ", ") + "]"
+			}
+			for i, l := range e.Leases {
+				if e.Ev != "claim" || e.Runs[i] == run {
+					outcome += fmt.Sprintf(" (the store's lease: %s until %s)", l.Owner, at(l.Expiry))
+				}
+			}
+			lines = append(lines, line{e.T0, fmt.Sprintf("\t%s → %s %s %s: %s\n", at(e.T0), at(e.T), owner, what, outcome)})
 		}
 	}
-	for _, r := range h.refused[run] {
-		fmt.Fprintf(&b, "\t%s's %s refused at %s: %s\n", r.owner, r.e.Ev, time.Unix(0, r.e.T).Format(time.StampMicro), r.e.Err)
+	slices.SortFunc(lines, func(a, b line) int { return cmp.Compare(a.t0, b.t0) })
+	var b strings.Builder
+	b.WriteString("	the run's journal calls, by when they began (→ when they returned):\n")
+	for _, l := range lines {
+		b.WriteString(l.s)
 	}
 	return b.String()
 }
@@ -287,7 +333,7 @@ func (h *drainHistory) checkRun(run journal.Run, entries []journal.Entry, held b
 	}
 	for i := 1; i < len(cs); i++ {
 		prev, next := cs[i-1], cs[i]
-		if end := h.leaseEnd(prev.owner, run.ID, next); next.t1 < end {
+		if end := h.leaseEnd(prev, run.ID, next); next.t1 < end {
 			fail("%s claimed it %v before %s's lease could have ended", next.owner, time.Duration(end-next.t1), prev.owner)
 		}
 	}

@@ -121,6 +121,15 @@ type event struct {
 	Runs    []string   `json:"runs,omitempty"`
 	Entries []entryRef `json:"entries,omitempty"`
 	Gap     int64      `json:"gap,omitempty"` // a jump of the wall clock, in nanoseconds
+	// Leases is, for a claim, the lease expiry of each run it returned;
+	// for a renewal, the lease the store holds just after it returned.
+	Leases []leaseSeen `json:"leases,omitempty"`
+}
+
+// leaseSeen is a run's lease as the store returned it.
+type leaseSeen struct {
+	Owner  string `json:"owner"`
+	Expiry int64  `json:"expiry"`
 }
 
 // entryRef identifies a journal entry a process wrote: the time durable
@@ -228,7 +237,16 @@ func (s recordingStore) Append(ctx context.Context, runID, owner string, u journ
 func (s recordingStore) Renew(ctx context.Context, runID, owner string, ttl time.Duration) error {
 	t0 := time.Now().UnixNano()
 	err := s.Store.Renew(ctx, runID, owner, ttl)
-	s.ev.add(event{Ev: "renew", T0: t0, Run: runID, OK: err == nil, Err: errString(err)})
+	e := event{Ev: "renew", T0: t0, Run: runID, OK: err == nil, Err: errString(err)}
+	if err == nil {
+		e.T = time.Now().UnixNano()
+		// What the store holds now: a renewal reported but not kept
+		// shows here.
+		if run, _, lerr := s.Store.Load(context.WithoutCancel(ctx), runID); lerr == nil {
+			e.Leases = []leaseSeen{{run.LeaseOwner, run.LeaseExpiry.UnixNano()}}
+		}
+	}
+	s.ev.add(e)
 	return err
 }
 
@@ -237,10 +255,12 @@ func (s recordingStore) Claim(ctx context.Context, owner string, ttl time.Durati
 	runs, err := s.Store.Claim(ctx, owner, ttl, n)
 	if len(runs) > 0 || err != nil {
 		ids := make([]string, len(runs))
+		leases := make([]leaseSeen, len(runs))
 		for i, r := range runs {
 			ids[i] = r.ID
+			leases[i] = leaseSeen{r.LeaseOwner, r.LeaseExpiry.UnixNano()}
 		}
-		s.ev.add(event{Ev: "claim", T0: t0, Runs: ids, OK: err == nil, Err: errString(err)})
+		s.ev.add(event{Ev: "claim", T0: t0, Runs: ids, OK: err == nil, Err: errString(err), Leases: leases})
 	}
 	return runs, err
 }
