@@ -4,7 +4,7 @@
 // # Model
 //
 // The file holds four tables: runs, one row per run header (with its
-// lease owner and expiry, its pending request and what it waits for),
+// lease owner, expiry and token, its pending request and what it waits for),
 // entries, each run's journal keyed by run ID and sequence number,
 // signals, the events sent to runs, and plans, the plans of saga
 // definitions (see Plans). The database is in WAL mode with
@@ -59,7 +59,8 @@
 //
 // The store creates and migrates its schema itself, recording the version
 // in PRAGMA user_version. A file of an older version is migrated in
-// place, its runs kept (version 4 added the plans table). Opening a file
+// place, its runs kept (version 4 added the plans table, version 5 the
+// lease token, 0 for the runs it finds). Opening a file
 // written by a newer version of this package fails with an error saying
 // so, rather than guessing.
 //
