@@ -80,7 +80,10 @@
 //     (paused, failed, compensation_failed, blocked) with the reason in
 //     its error: never silently stuck.
 //   - One driver at a time. Two engines never advance one run: every
-//     journal write checks the writer's lease (fencing), and a driver
+//     journal write checks the writer's lease, down to the grant it came
+//     with ([journal.Run.LeaseToken]: fencing), so that a write that
+//     reaches the store after the run was granted again, even to the
+//     same engine, is refused; and a driver
 //     that cannot renew its lease ends the running step's and
 //     compensation's context, with [journal.ErrLeaseLost] as the cause, a
 //     tenth of the TTL before the lease expires, then writes nothing
