@@ -130,6 +130,14 @@ type Request struct {
 	Verb Verb
 	Step string // for RetryStep
 	Note string
+	// Seen, when not 0, is the Seq of the newest entry of the run's
+	// journal its maker had read when deciding: [Store.Request] fails
+	// with ErrStale, recording nothing, if the journal has gone on since
+	// (the run was resumed, paused anew, or carried on by a worker), so
+	// that a decision made on a run is never carried out on the run as it
+	// became. 0 asks for no such check. A store does not keep it: a
+	// pending request (Run.Request) has Seen 0.
+	Seen int64
 }
 
 // Kind is the kind of a journal [Entry].
@@ -223,6 +231,7 @@ var (
 	ErrLeaseLost = errors.New("journal: lease held by another worker")
 	ErrFinal     = errors.New("journal: run is over")
 	ErrPending   = errors.New("journal: another request is pending on the run")
+	ErrStale     = errors.New("journal: the run changed since the request was decided")
 	ErrClosed    = errors.New("journal: store closed")
 )
 
@@ -284,7 +293,8 @@ type Store interface {
 	// request at a time: Request fails with ErrPending while another is
 	// pending (so that no request replaces another unseen, and the worker
 	// that carries one out clears that one), with ErrFinal for a run whose
-	// status is final, and with ErrNotFound.
+	// status is final, with ErrStale when r.Seen is set and the journal
+	// has entries after it, and with ErrNotFound.
 	Request(ctx context.Context, runID string, r Request) error
 
 	// Close releases the store's resources. Calls after Close fail with

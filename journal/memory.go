@@ -427,8 +427,12 @@ func (m *Memory) Request(ctx context.Context, runID string, req Request) error {
 	if p := r.run.Request; p.Verb != "" {
 		return fmt.Errorf("%w: run %q has %s pending", ErrPending, runID, p.Verb)
 	}
+	if req.Seen != 0 && req.Seen != r.seq {
+		return fmt.Errorf("%w: run %q has entries after %d, up to %d", ErrStale, runID, req.Seen, r.seq)
+	}
 	now := utc(m.now())
 	r.append([]Entry{{Kind: RequestMade, Verb: req.Verb, Step: req.Step, Note: req.Note}}, now)
+	req.Seen = 0
 	r.run.Request = req
 	r.run.Note = req.Note
 	r.run.Updated = now

@@ -70,6 +70,7 @@ var cases = []testCase{
 	{"RequestNotFound", testRequestNotFound},
 	{"RequestClaim", testRequestClaim},
 	{"RequestPending", testRequestPending},
+	{"RequestSeen", testRequestSeen},
 	{"Wakeups", testWakeups},
 	{"WaitSignal", testWaitSignal},
 	{"WaitSignalFirst", testWaitSignalFirst},

@@ -107,3 +107,37 @@ func testRequestPending(h *harness) {
 		h.t.Fatalf("%d entries after two requests at once, want 2", len(es))
 	}
 }
+
+// testRequestSeen: a request that names the newest entry its maker read
+// is recorded while the journal ends there, and refused with ErrStale,
+// recording nothing, once the journal has gone on; the pending request
+// keeps no Seen.
+func testRequestSeen(h *harness) {
+	ctx := h.t.Context()
+	h.create("run-1", journal.Running, "w1", time.Hour)
+	h.must(h.s.Append(ctx, "run-1", "w1", journal.Update{Status: journal.Paused, Release: true},
+		journal.Entry{Kind: journal.StepFailed, Step: "ship", Attempt: 1, Error: "boom"},
+		journal.Entry{Kind: journal.RunPaused}))
+	_, es := h.load("run-1")
+	seen := es[len(es)-1].Seq
+
+	// Someone else acts on the run, which pauses anew: a decision made
+	// on the first pause is refused.
+	h.must(h.s.Request(ctx, "run-1", journal.Request{Verb: journal.Resume, Note: "first", Seen: seen}))
+	run, _ := h.load("run-1")
+	h.diff("pending request", run.Request, journal.Request{Verb: journal.Resume, Note: "first"})
+	acquired, err := h.s.Acquire(ctx, "run-1", "w2", time.Hour)
+	h.must(err)
+	h.must(h.s.Append(ctx, "run-1", "w2", journal.Update{Status: journal.Paused, ClearRequest: true, Release: true, Lease: acquired.LeaseToken},
+		journal.Entry{Kind: journal.RequestCarriedOut, Verb: journal.Resume},
+		journal.Entry{Kind: journal.StepStarted, Step: "ship", Attempt: 2},
+		journal.Entry{Kind: journal.RunPaused, Error: "outcome unknown"}))
+	before, es := h.load("run-1")
+	h.wantErr(h.s.Request(ctx, "run-1", journal.Request{Verb: journal.Resume, Note: "stale", Seen: seen}), journal.ErrStale)
+	h.unchanged("run-1", before, len(es))
+
+	// Decided on the journal as it is now: recorded.
+	h.must(h.s.Request(ctx, "run-1", journal.Request{Verb: journal.Compensate, Note: "undo", Seen: es[len(es)-1].Seq}))
+	run, _ = h.load("run-1")
+	h.diff("pending request", run.Request, journal.Request{Verb: journal.Compensate, Note: "undo"})
+}

@@ -218,14 +218,15 @@ func (s *Store) requestOp(runID string, r *journal.Request) *op {
 		run:   runID,
 		wakes: true,
 		queue: func(b *pgx.Batch, now any) {
-			b.Queue(s.sql.request, now, runID, string(r.Verb), r.Step, text(r.Note), finalStatuses, string(journal.RequestMade))
+			b.Queue(s.sql.request, now, runID, string(r.Verb), r.Step, text(r.Note), finalStatuses, string(journal.RequestMade), r.Seen)
 		},
 		read: func(br pgx.BatchResults) error {
 			var (
 				status, pending string
+				last            int64
 				done            bool
 			)
-			err := br.QueryRow().Scan(&status, &pending, &done)
+			err := br.QueryRow().Scan(&status, &pending, &last, &done)
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
 				return fmt.Errorf("postgres: %w: %q", journal.ErrNotFound, runID)
@@ -235,8 +236,10 @@ func (s *Store) requestOp(runID string, r *journal.Request) *op {
 				return nil
 			case journal.Status(status).Final():
 				return fmt.Errorf("postgres: %w: run %q is %s", journal.ErrFinal, runID, status)
+			case pending != "":
+				return fmt.Errorf("postgres: %w: run %q has %s pending", journal.ErrPending, runID, pending)
 			}
-			return fmt.Errorf("postgres: %w: run %q has %s pending", journal.ErrPending, runID, pending)
+			return fmt.Errorf("postgres: %w: run %q has entries after %d, up to %d", journal.ErrStale, runID, r.Seen, last)
 		},
 	}
 }

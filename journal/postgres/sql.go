@@ -208,13 +208,14 @@ var wakeSQL = `WITH woken AS (
 SELECT pg_notify($3, '') FROM woken`
 
 // requestSQL records a request on a run that is not final ($6 lists the
-// final statuses) and has none pending, with its entry of kind $7. It
-// returns the run's status and pending verb as they were, and whether it
-// recorded the request; no row if the run does not exist. It locks the
+// final statuses), has none pending, and whose last entry is $8 unless
+// $8 is 0 (journal.Request.Seen), with its entry of kind $7. It returns
+// the run's status, pending verb and last Seq as they were, and whether
+// it recorded the request; no row if the run does not exist. It locks the
 // row first (FOR UPDATE reads it as last committed, after waiting for
 // any other writer), then updates it as appendSQL does.
 const requestSQL = `WITH r AS (
-	SELECT r.id, r.status, r.request_verb, n.now
+	SELECT r.id, r.status, r.request_verb, r.last_seq, n.now
 	FROM {schema}.runs r, (SELECT ` + nowSQL + ` AS now) n
 	WHERE r.id = $2
 	FOR UPDATE OF r
@@ -224,13 +225,14 @@ const requestSQL = `WITH r AS (
 		updated = r.now, last_seq = t.last_seq + 1
 	FROM r
 	WHERE t.id = r.id AND r.status <> ALL ($6::text[]) AND r.request_verb = ''
+		AND ($8::bigint = 0 OR r.last_seq = $8::bigint)
 	RETURNING t.id, t.last_seq
 ), ins AS (
 	` + insertEntries + `
 	SELECT r.id, upd.last_seq, $7::text, $4::text, 0, 0, '', NULL, '', $3::text, $5::text, r.now
 	FROM r JOIN upd ON upd.id = r.id
 )
-SELECT r.status, r.request_verb, EXISTS (SELECT FROM upd) FROM r`
+SELECT r.status, r.request_verb, r.last_seq, EXISTS (SELECT FROM upd) FROM r`
 
 // claimSQL leases to $2, for $3 nanoseconds, each with its next lease
 // token, up to $4 runs that need a worker and whose lease is free or

@@ -417,6 +417,9 @@ func (w *writer) request(runID string, r *journal.Request, now int64) error {
 	if pending != "" {
 		return fmt.Errorf("sqlite: %w: run %q has %s pending", journal.ErrPending, runID, pending)
 	}
+	if r.Seen != 0 && r.Seen != seq {
+		return fmt.Errorf("sqlite: %w: run %q has entries after %d, up to %d", journal.ErrStale, runID, r.Seen, seq)
+	}
 	_, err = w.exec(`UPDATE runs SET request_verb = ?, request_step = ?, request_note = ?, note = ?, updated = ?
 		WHERE id = ?`, string(r.Verb), r.Step, r.Note, r.Note, now, runID)
 	if err != nil {
