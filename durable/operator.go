@@ -22,7 +22,9 @@ import (
 // [ErrBusy], recording nothing, when this engine is driving the run
 // already; with [journal.ErrPending], recording nothing, while another
 // request on the run waits to be carried out (a run holds one at a time);
-// with [journal.ErrFinal] on a run that has ended; and with an
+// with [journal.ErrFinal] on a run that has ended; with
+// [journal.ErrStale], recording nothing, when the verb was given [AsOf]
+// and the run's journal has gone on since; and with an
 // error matching [journal.ErrLeaseLost] when another worker drives the
 // run: the request then stays recorded, and is carried out (or refused,
 // if the run has ended by then) once that worker lets the run go.
@@ -38,16 +40,16 @@ import (
 // or retries the failed compensations of
 // a run in compensation_failed. It returns the run's error if the run
 // stops again (a step fails anew).
-func (e *Engine) Resume(ctx context.Context, runID, note string) (*saga.Report, error) {
-	return e.carry(ctx, runID, journal.Request{Verb: journal.Resume, Note: note})
+func (e *Engine) Resume(ctx context.Context, runID, note string, opts ...VerbOption) (*saga.Report, error) {
+	return e.carry(ctx, runID, request(journal.Request{Verb: journal.Resume, Note: note}, opts))
 }
 
 // RetryStep runs step again, then continues: for a paused or failed run,
 // step must be where the run stopped (it runs as a new execution, with a
 // new idempotency key, unless its outcome is unknown: see Resume); for a
 // run in compensation_failed, only that step's compensation is retried.
-func (e *Engine) RetryStep(ctx context.Context, runID, step, note string) (*saga.Report, error) {
-	return e.carry(ctx, runID, journal.Request{Verb: journal.RetryStep, Step: step, Note: note})
+func (e *Engine) RetryStep(ctx context.Context, runID, step, note string, opts ...VerbOption) (*saga.Report, error) {
+	return e.carry(ctx, runID, request(journal.Request{Verb: journal.RetryStep, Step: step, Note: note}, opts))
 }
 
 // Compensate compensates a paused, failed, blocked or crashed run now,
@@ -56,20 +58,43 @@ func (e *Engine) RetryStep(ctx context.Context, runID, step, note string) (*saga
 // original error. Compensate fails with ErrPastPivot when the run's pivot
 // has succeeded, and with an error matching [saga.ErrCompensationFailed]
 // when a compensation fails.
-func (e *Engine) Compensate(ctx context.Context, runID, note string) (*saga.Report, error) {
-	return e.carry(ctx, runID, journal.Request{Verb: journal.Compensate, Note: note})
+func (e *Engine) Compensate(ctx context.Context, runID, note string, opts ...VerbOption) (*saga.Report, error) {
+	return e.carry(ctx, runID, request(journal.Request{Verb: journal.Compensate, Note: note}, opts))
 }
 
 // Resolve marks a run resolved by hand, keeping note in the journal.
-func (e *Engine) Resolve(ctx context.Context, runID, note string) error {
-	_, err := e.carry(ctx, runID, journal.Request{Verb: journal.Resolve, Note: note})
+func (e *Engine) Resolve(ctx context.Context, runID, note string, opts ...VerbOption) error {
+	_, err := e.carry(ctx, runID, request(journal.Request{Verb: journal.Resolve, Note: note}, opts))
 	return err
 }
 
 // Abandon gives up on a run, keeping note in the journal.
-func (e *Engine) Abandon(ctx context.Context, runID, note string) error {
-	_, err := e.carry(ctx, runID, journal.Request{Verb: journal.Abandon, Note: note})
+func (e *Engine) Abandon(ctx context.Context, runID, note string, opts ...VerbOption) error {
+	_, err := e.carry(ctx, runID, request(journal.Request{Verb: journal.Abandon, Note: note}, opts))
 	return err
+}
+
+// VerbOption configures an operator verb.
+type VerbOption func(*journal.Request)
+
+// AsOf makes a verb a decision about the run as its journal stood at
+// entry seq, the newest the caller read (the last of [Inspect]'s
+// entries, as a person saw it): if the journal has gone on since (the
+// run was resumed by someone else, paused anew on another cause, carried
+// on by a worker), the verb fails with an error matching
+// [journal.ErrStale] and records nothing, rather than act on a run that
+// is no longer as the caller saw it. A resume decided on a run paused by
+// a step's failure is thus never carried out on the same run paused,
+// since, on the unknown outcome of a step that is not idempotent.
+func AsOf(seq int64) VerbOption {
+	return func(r *journal.Request) { r.Seen = seq }
+}
+
+func request(r journal.Request, opts []VerbOption) journal.Request {
+	for _, o := range opts {
+		o(&r)
+	}
+	return r
 }
 
 func (e *Engine) carry(ctx context.Context, runID string, req journal.Request) (*saga.Report, error) {
