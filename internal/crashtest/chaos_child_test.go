@@ -444,7 +444,9 @@ func diskFaults(p chaosPlan, fc faultCounter, out *chaosOut, usr1 <-chan os.Sign
 // run, retries its failed step, or compensates it (a run paused on an
 // unknown outcome is compensated: resuming it would run a step that is
 // not idempotent again); compensates, abandons or resumes a run a worker
-// is driving.
+// is driving. Its verbs on a paused run are decided on the journal as it
+// read it, and say so (durable.AsOf): another verb may have resumed the
+// run since, which paused again on another cause.
 func chaosOperate(ctx context.Context, t *testing.T, p chaosPlan, store journal.Store, part *participant, out *chaosOut) {
 	engine := durable.NewEngine(store, durable.WithOwner(p.Owner), durable.WithLeaseTTL(p.TTL),
 		durable.WithLogger(slog.New(slog.DiscardHandler)))
@@ -468,8 +470,19 @@ func chaosOperate(ctx context.Context, t *testing.T, p chaosPlan, store journal.
 			continue
 		}
 		r := runs[rng.IntN(len(runs))]
-		var verb, step string
+		var (
+			verb, step string
+			seen       int64 // the journal a paused run's verb was decided on
+		)
 		x := rng.IntN(100)
+		if r.Status == journal.Paused {
+			run, entries, err := store.Load(ctx, r.ID)
+			if err != nil || len(entries) == 0 {
+				continue
+			}
+			r, seen = run, entries[len(entries)-1].Seq
+			step = failedIn(entries)
+		}
 		switch r.Status {
 		case journal.Waiting:
 			verb = pick(x, 80, "signal", 90, string(journal.Compensate), string(journal.Abandon))
@@ -479,9 +492,6 @@ func chaosOperate(ctx context.Context, t *testing.T, p chaosPlan, store journal.
 				break
 			}
 			verb = pick(x, 50, string(journal.Resume), 80, string(journal.RetryStep), string(journal.Compensate))
-			if verb == string(journal.RetryStep) {
-				step = failedStep(ctx, store, r.ID)
-			}
 		default:
 			verb = pick(x, 70, string(journal.Compensate), 85, string(journal.Abandon), string(journal.Resume))
 		}
@@ -493,7 +503,7 @@ func chaosOperate(ctx context.Context, t *testing.T, p chaosPlan, store journal.
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			err := fire(ctx, engine, r.ID, verb, step, delivery)
+			err := fire(ctx, engine, r.ID, verb, step, delivery, seen)
 			class := verbClass(err)
 			if class == "other" && ctx.Err() != nil {
 				class = "operator_stopped" // SIGTERM, at the end of the faults
@@ -514,13 +524,9 @@ func pick(x, below int, a string, below2 int, b, c string) string {
 	return c
 }
 
-// failedStep returns the step whose failure paused run: its last
-// journal.StepFailed.
-func failedStep(ctx context.Context, store journal.Store, runID string) string {
-	_, entries, err := store.Load(ctx, runID)
-	if err != nil {
-		return ""
-	}
+// failedIn returns the step whose failure paused a run of entries: its
+// last journal.StepFailed.
+func failedIn(entries []journal.Entry) string {
 	for i := len(entries) - 1; i >= 0; i-- {
 		if entries[i].Kind == journal.StepFailed {
 			return entries[i].Step
@@ -529,19 +535,24 @@ func failedStep(ctx context.Context, store journal.Store, runID string) string {
 	return ""
 }
 
-// fire carries out verb on run with engine.
-func fire(ctx context.Context, engine *durable.Engine, runID, verb, step, delivery string) error {
+// fire carries out verb on run with engine, decided on the run's journal
+// up to entry seen (0: on whatever it holds).
+func fire(ctx context.Context, engine *durable.Engine, runID, verb, step, delivery string, seen int64) error {
 	note := "chaos operator: " + verb
+	var opts []durable.VerbOption
+	if seen != 0 {
+		opts = append(opts, durable.AsOf(seen))
+	}
 	var err error
 	switch journal.Verb(verb) {
 	case journal.Resume:
-		_, err = engine.Resume(ctx, runID, note)
+		_, err = engine.Resume(ctx, runID, note, opts...)
 	case journal.RetryStep:
-		_, err = engine.RetryStep(ctx, runID, step, note)
+		_, err = engine.RetryStep(ctx, runID, step, note, opts...)
 	case journal.Compensate:
-		_, err = engine.Compensate(ctx, runID, note)
+		_, err = engine.Compensate(ctx, runID, note, opts...)
 	case journal.Abandon:
-		err = engine.Abandon(ctx, runID, note)
+		err = engine.Abandon(ctx, runID, note, opts...)
 	default:
 		err = engine.Signal(ctx, runID, chaosEvent, "ok", durable.Delivery(delivery))
 	}

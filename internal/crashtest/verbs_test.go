@@ -232,6 +232,8 @@ func verbClass(err error) string {
 		return "busy"
 	case errors.Is(err, journal.ErrPending):
 		return "pending"
+	case errors.Is(err, journal.ErrStale):
+		return "stale"
 	case errors.Is(err, journal.ErrFinal):
 		return "final"
 	case errors.Is(err, journal.ErrLeaseLost):
