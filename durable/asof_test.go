@@ -39,12 +39,18 @@ func TestVerbAsOfRefusesAStaleDecision(t *testing.T) {
 	is.Equal(later.Run.Status, journal.Paused)
 
 	for _, verb := range []func() error{
-		func() error { _, err := e.Resume(ctx, "run-1", "decided on the first pause", durable.AsOf(seen)); return err },
+		func() error {
+			_, err := e.Resume(ctx, "run-1", "decided on the first pause", durable.AsOf(seen))
+			return err
+		},
 		func() error {
 			_, err := e.RetryStep(ctx, "run-1", "ship", "decided on the first pause", durable.AsOf(seen))
 			return err
 		},
-		func() error { _, err := e.Compensate(ctx, "run-1", "decided on the first pause", durable.AsOf(seen)); return err },
+		func() error {
+			_, err := e.Compensate(ctx, "run-1", "decided on the first pause", durable.AsOf(seen))
+			return err
+		},
 		func() error { return e.Abandon(ctx, "run-1", "decided on the first pause", durable.AsOf(seen)) },
 		func() error { return e.Resolve(ctx, "run-1", "decided on the first pause", durable.AsOf(seen)) },
 	} {
