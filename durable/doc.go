@@ -67,7 +67,11 @@
 // meanwhile is refused and the refusal journaled, and so is a resume or a
 // retry made before the run paused on the unknown outcome of a step that
 // is not idempotent (it would run that step again on a decision taken
-// before its outcome was in question). One engine drives a
+// before its outcome was in question). A decision made on what a person
+// read can say so: given [AsOf] and the newest entry they read, a verb is
+// refused with [journal.ErrStale], recording nothing, if the run has
+// changed since (another person resumed it, and it paused again on
+// another cause). One engine drives a
 // run at most once at a time: a verb on a run the engine is driving
 // fails with [ErrBusy] and records nothing.
 //
