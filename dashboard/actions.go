@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sagakit/sagakit/journal"
@@ -66,9 +67,10 @@ func (h *handler) csrfOK(r *http.Request) bool {
 	return hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(h.token(c.Value)))
 }
 
-// actionsFor returns the forms offered on run's page.
-func (h *handler) actionsFor(w http.ResponseWriter, r *http.Request, run *runview.Run) *actions {
-	a := &actions{CSRF: h.csrf(w, r), URL: base(r.URL.Path) + runURL(run.ID) + "/request"}
+// actionsFor returns the forms offered on run's page, which shows the
+// run's journal up to the entry seq.
+func (h *handler) actionsFor(w http.ResponseWriter, r *http.Request, run *runview.Run, seq int64) *actions {
+	a := &actions{CSRF: h.csrf(w, r), URL: base(r.URL.Path) + runURL(run.ID) + "/request", Seen: seq}
 	switch {
 	case run.Status.Final():
 		a.Why = "The run " + run.Status.Phrase() + ": no request moves it."
@@ -121,6 +123,7 @@ type confirmData struct {
 	CSRF   string
 	URL    string
 	Back   string
+	Seen   int64 // the newest journal entry the run page showed; 0: none named
 }
 
 // request records an operator request, after a confirmation page.
@@ -148,7 +151,12 @@ func (h *handler) request(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := verbForms[i]
-	req := journal.Request{Verb: v.Verb, Note: strings.TrimSpace(r.PostFormValue("note"))}
+	seen, ok := parseSeen(r.PostFormValue("seen"))
+	if !ok {
+		h.fail(w, r, http.StatusBadRequest, fmt.Sprintf("The form's journal entry number %q is not a number: reload the run's page and try again.", r.PostFormValue("seen")))
+		return
+	}
+	req := journal.Request{Verb: v.Verb, Note: strings.TrimSpace(r.PostFormValue("note")), Seen: seen}
 	if v.Verb == journal.RetryStep {
 		req.Step = r.PostFormValue("step")
 	}
@@ -156,12 +164,18 @@ func (h *handler) request(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusBadRequest, v.Label+" needs a note: say why, for the journal.")
 		return
 	}
-	run := h.inspect(w, r, false)
+	run, seq := h.inspect(w, r, false)
 	if run == nil {
 		return
 	}
 	if msg := refusal(run, req); msg != "" {
 		h.fail(w, r, http.StatusConflict, msg)
+		return
+	}
+	// The decision was made on the run as its page showed it: a run that
+	// has gone on since is not the one the operator decided on.
+	if seen != 0 && seen != seq {
+		h.stale(w, r, run.ID)
 		return
 	}
 	if v.Verb == journal.RetryStep {
@@ -174,7 +188,7 @@ func (h *handler) request(w http.ResponseWriter, r *http.Request) {
 	if r.PostFormValue("confirm") != "yes" {
 		h.render(w, http.StatusOK, "confirm", page{Title: "Confirm: " + v.Label, Base: base(r.URL.Path), Data: confirmData{
 			RunID: run.ID, Status: run.Status, Verb: v.Verb, Label: v.Label, Step: req.Step, Note: req.Note,
-			CSRF: r.PostFormValue("csrf"), URL: back + "/request", Back: back,
+			CSRF: r.PostFormValue("csrf"), URL: back + "/request", Back: back, Seen: seen,
 		}})
 		return
 	}
@@ -186,6 +200,9 @@ func (h *handler) request(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, journal.ErrPending):
 		h.fail(w, r, http.StatusConflict, "Run "+run.ID+" has another request pending: a worker has yet to carry it out.")
 		return
+	case errors.Is(err, journal.ErrStale):
+		h.stale(w, r, run.ID)
+		return
 	case errors.Is(err, journal.ErrNotFound):
 		h.fail(w, r, http.StatusNotFound, fmt.Sprintf("There is no run %q in the journal.", run.ID))
 		return
@@ -195,6 +212,26 @@ func (h *handler) request(w http.ResponseWriter, r *http.Request) {
 	}
 	h.logger.Info("dashboard: request recorded", "run", run.ID, "verb", req.Verb, "step", req.Step)
 	seeOther(w, back)
+}
+
+// parseSeen reads a form's seen field: the Seq of the newest journal
+// entry the run page showed. A missing or empty field is 0, which asks
+// for no check (a form from an older page, or a hand-made request).
+func parseSeen(s string) (int64, bool) {
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// stale writes the 409 page of a request decided on a run that has
+// changed since, with a link back to the run's page.
+func (h *handler) stale(w http.ResponseWriter, r *http.Request, runID string) {
+	h.failRun(w, r, http.StatusConflict, "Run "+runID+" has changed since you looked at it (a worker or another person acted on it): nothing was recorded. Review it and ask again.", runID)
 }
 
 // refusal says why req cannot be recorded on run now, as sagactl does;

@@ -609,3 +609,144 @@ func TestAbandonWithNote(t *testing.T) {
 		t.Errorf("request %+v", run.Request)
 	}
 }
+
+var seenField = regexp.MustCompile(`name="seen" value="([^"]*)"`)
+
+// seen returns the seen field of every form in the page.
+func seen(body string) []string {
+	var out []string
+	for _, m := range seenField.FindAllStringSubmatch(body, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// newest returns the Seq of the newest entry of the run's journal.
+func newest(t *testing.T, j *journalOf, id string) int64 {
+	t.Helper()
+	_, entries, err := j.store.Load(context.Background(), id)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("load %s: %v, %d entries", id, err, len(entries))
+	}
+	return entries[len(entries)-1].Seq
+}
+
+// resumedAndPausedAgain journals what another operator's resume of
+// order-2 and a worker did: the charge ran again and failed again.
+func resumedAndPausedAgain(t *testing.T, j *journalOf) {
+	t.Helper()
+	ctx := context.Background()
+	if err := j.store.Request(ctx, "order-2", journal.Request{Verb: journal.Resume, Note: "another operator"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.store.Acquire(ctx, "order-2", owner, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	j.add("order-2", 4100, journal.Update{Status: journal.Running, ClearRequest: true}, journal.Entry{Kind: journal.RequestCarriedOut, Verb: journal.Resume})
+	j.step("order-2", 4110, journal.StepStarted, "charge", "")
+	j.step("order-2", 4120, journal.StepFailed, "charge", "outcome unknown: timeout")
+	j.end("order-2", 4130, journal.Paused, "charge: outcome unknown: timeout")
+}
+
+// Every action form names the newest journal entry the page shows, and
+// the confirmation page passes it on; a request so named is recorded.
+func TestActionFormsNameTheNewestEntry(t *testing.T) {
+	j := shop(t)
+	b := newBrowser(t, handler(j, dashboard.AllowActions(allow)))
+	page := b.get("/runs/order-2")
+	want := fmt.Sprint(newest(t, j, "order-2"))
+	got := seen(page)
+	if len(got) != 5 || slices.ContainsFunc(got, func(s string) bool { return s != want }) {
+		t.Fatalf("seen fields %q; want 5 of %s", got, want)
+	}
+	form := url.Values{"csrf": {token(t, page)}, "verb": {"resume"}, "seen": {want}}
+	code, body, _ := b.post("/runs/order-2/request", form)
+	if code != 200 || !slices.Equal(seen(body), []string{want}) {
+		t.Fatalf("confirmation page: %d, seen fields %q\n%s", code, seen(body), body)
+	}
+	form.Set("confirm", "yes")
+	if code, body, _ := b.post("/runs/order-2/request", form); code != http.StatusSeeOther {
+		t.Fatalf("confirmed POST: %d\n%s", code, body)
+	}
+	if run, _, _ := j.store.Load(context.Background(), "order-2"); run.Request.Verb != journal.Resume {
+		t.Errorf("request %+v; want a resume", run.Request)
+	}
+}
+
+// A decision made on the run as it was is refused once the run has gone
+// on (another operator resumed it, and it paused again), at the
+// confirmation step and at the confirmed one, and records nothing.
+func TestStaleRequestIsRefused(t *testing.T) {
+	j := shop(t)
+	b := newBrowser(t, handler(j, dashboard.AllowActions(allow)))
+	page := b.get("/runs/order-2")
+	form := url.Values{"csrf": {token(t, page)}, "verb": {"resume"}, "seen": {seen(page)[0]}}
+	resumedAndPausedAgain(t, j)
+	before := newest(t, j, "order-2")
+	for _, confirm := range []string{"", "yes"} {
+		form.Set("confirm", confirm)
+		code, body, _ := b.post("/runs/order-2/request", form)
+		if code != http.StatusConflict || !strings.Contains(body, "Run order-2 has changed since you looked at it") ||
+			!strings.Contains(body, `href="../../runs/order-2"`) || strings.Contains(body, "Confirm:") {
+			t.Errorf("confirm=%q: %d\n%s", confirm, code, body)
+		}
+	}
+	if run, _, _ := j.store.Load(context.Background(), "order-2"); run.Request.Verb != "" || newest(t, j, "order-2") != before {
+		t.Errorf("a stale request was recorded: %+v", run.Request)
+	}
+	// The page, read again, names the new entry, and the decision made
+	// on it is recorded.
+	page = b.get("/runs/order-2")
+	if got := seen(page); len(got) == 0 || got[0] != fmt.Sprint(before) {
+		t.Fatalf("seen fields %q; want %d", got, before)
+	}
+	form.Set("seen", seen(page)[0])
+	if code, body, _ := b.post("/runs/order-2/request", form); code != http.StatusSeeOther {
+		t.Fatalf("request on the run as it is: %d\n%s", code, body)
+	}
+}
+
+// racingStore is a store on which a worker carries the run on between
+// the dashboard's read and its request: the store refuses the request.
+type racingStore struct{ *journal.Memory }
+
+func (s racingStore) Request(ctx context.Context, runID string, r journal.Request) error {
+	if _, err := s.Acquire(ctx, runID, owner, time.Minute); err != nil {
+		return err
+	}
+	e := journal.Entry{Kind: journal.StepStarted, Step: "charge", Attempt: 2, At: at(4100)}
+	if err := s.Append(ctx, runID, owner, journal.Update{Status: journal.Running, Release: true}, e); err != nil {
+		return err
+	}
+	return s.Memory.Request(ctx, runID, r)
+}
+
+func TestStaleRequestRefusedByTheStoreIs409(t *testing.T) {
+	j := shop(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b := newBrowser(t, dashboard.Handler(racingStore{j.store}, dashboard.AllowActions(allow), dashboard.WithLogger(quiet)))
+	page := b.get("/runs/order-2")
+	form := url.Values{"csrf": {token(t, page)}, "verb": {"resume"}, "seen": {seen(page)[0]}, "confirm": {"yes"}}
+	code, body, _ := b.post("/runs/order-2/request", form)
+	if code != http.StatusConflict || !strings.Contains(body, "has changed since you looked at it") {
+		t.Errorf("%d\n%s", code, body)
+	}
+	if run, _, _ := j.store.Load(context.Background(), "order-2"); run.Request.Verb != "" {
+		t.Errorf("a stale request was recorded: %+v", run.Request)
+	}
+}
+
+func TestMalformedSeenIs400(t *testing.T) {
+	j := shop(t)
+	b := newBrowser(t, handler(j, dashboard.AllowActions(allow)))
+	page := b.get("/runs/order-2")
+	for _, bad := range []string{"x7", "-1", "1.5"} {
+		form := url.Values{"csrf": {token(t, page)}, "verb": {"resume"}, "seen": {bad}, "confirm": {"yes"}}
+		if code, body, _ := b.post("/runs/order-2/request", form); code != http.StatusBadRequest || !strings.Contains(body, "journal entry number") {
+			t.Errorf("seen %q: %d\n%s", bad, code, body)
+		}
+	}
+	if run, _, _ := j.store.Load(context.Background(), "order-2"); run.Request.Verb != "" {
+		t.Errorf("recorded %+v", run.Request)
+	}
+}

@@ -53,6 +53,13 @@
 // shows it pending, then its outcome among the notes. Resolve and
 // abandon need a note.
 //
+// An action is a decision about the run as its page showed it: the form
+// names the newest journal entry the page showed (journal.Request.Seen),
+// and the action is refused with 409, recording nothing, once the run
+// has gone on since (a worker carried it on, another operator acted on
+// it): the operator reviews the run and decides anew. A form without
+// that field asks for no such check.
+//
 // Every response carries a Content-Security-Policy allowing only the
 // handler's own assets (no inline script or style), frame denial
 // (X-Frame-Options and frame-ancestors), X-Content-Type-Options nosniff

@@ -166,11 +166,22 @@ type errorPage struct {
 	Code    int
 	Status  string
 	Message string
+	RunID   string // the run the page links back to; "" for none
+	RunURL  string
 }
 
 // fail writes the error page.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	h.render(w, code, "error", page{Title: http.StatusText(code), Base: base(r.URL.Path), Data: errorPage{Code: code, Status: http.StatusText(code), Message: msg}})
+}
+
+// failRun writes the error page with a link back to the page of the run
+// runID.
+func (h *handler) failRun(w http.ResponseWriter, r *http.Request, code int, msg, runID string) {
+	b := base(r.URL.Path)
+	h.render(w, code, "error", page{Title: http.StatusText(code), Base: b, Data: errorPage{
+		Code: code, Status: http.StatusText(code), Message: msg, RunID: runID, RunURL: b + runURL(runID),
+	}})
 }
 
 // storeFailed logs a store error and writes a 502 page that does not

@@ -26,8 +26,12 @@ type runData struct {
 
 // actions are the forms of the operator actions on a run page.
 type actions struct {
-	CSRF  string
-	URL   string
+	CSRF string
+	URL  string
+	// Seen is the Seq of the newest journal entry the page shows: each
+	// form posts it, and the request is refused if the run has gone on
+	// since (journal.Request.Seen).
+	Seen  int64
 	Verbs []verbForm
 	Steps []stepChoice // for retry
 	// Why: why none is offered (the run has ended, a request is pending).
@@ -47,10 +51,15 @@ type verbForm struct {
 	NeedsNote bool
 }
 
-// inspect reads a run, writing the 404 or 502 page when it cannot.
-func (h *handler) inspect(w http.ResponseWriter, r *http.Request, asJSON bool) *runview.Run {
+// inspect reads a run, with the Seq of its newest journal entry (0 for
+// none), writing the 404 or 502 page when it cannot (the run is nil
+// then).
+func (h *handler) inspect(w http.ResponseWriter, r *http.Request, asJSON bool) (*runview.Run, int64) {
 	id := r.PathValue("id")
-	run, err := runview.Inspect(r.Context(), h.store, id, runview.Options{})
+	// The raw entries are read for the newest one's Seq only: it comes
+	// from the same read as the view, so it is the Seq of what the page
+	// shows.
+	run, err := runview.Inspect(r.Context(), h.store, id, runview.Options{Entries: true})
 	switch {
 	case errors.Is(err, journal.ErrNotFound):
 		msg := fmt.Sprintf("There is no run %q in the journal.", id)
@@ -59,7 +68,7 @@ func (h *handler) inspect(w http.ResponseWriter, r *http.Request, asJSON bool) *
 		} else {
 			h.fail(w, r, http.StatusNotFound, msg)
 		}
-		return nil
+		return nil, 0
 	case err != nil:
 		if asJSON {
 			h.logger.Error("dashboard: reading the journal", "path", r.URL.Path, "err", err)
@@ -67,13 +76,18 @@ func (h *handler) inspect(w http.ResponseWriter, r *http.Request, asJSON bool) *
 		} else {
 			h.storeFailed(w, r, err)
 		}
-		return nil
+		return nil, 0
 	}
-	return run
+	var seq int64
+	if n := len(run.Entries); n > 0 {
+		seq = run.Entries[n-1].Seq
+	}
+	run.Entries = nil
+	return run, seq
 }
 
 func (h *handler) run(w http.ResponseWriter, r *http.Request) {
-	run := h.inspect(w, r, false)
+	run, seq := h.inspect(w, r, false)
 	if run == nil {
 		return
 	}
@@ -92,32 +106,33 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request) {
 	d.Graph = graphSVG(run)
 	d.Timeline = timelineSVG(run.Timeline())
 	if h.authorize != nil && h.authorize(r) {
-		d.Actions = h.actionsFor(w, r, run)
+		d.Actions = h.actionsFor(w, r, run, seq)
 	}
 	b := base(r.URL.Path)
 	h.render(w, http.StatusOK, "run", page{
 		Title: "Run " + run.ID, Base: b, Poll: int(h.poll / time.Millisecond),
-		PollURL: b + "api/" + runURL(run.ID), Version: runVersion(run), Data: d,
+		PollURL: b + "api/" + runURL(run.ID), Version: runVersion(run, seq), Data: d,
 	})
 }
 
 // runJSON is the run's view (runview's JSON) with its version, which
 // the run page polls.
 func (h *handler) runJSON(w http.ResponseWriter, r *http.Request) {
-	run := h.inspect(w, r, true)
+	run, seq := h.inspect(w, r, true)
 	if run == nil {
 		return
 	}
 	writeJSON(w, 0, "", struct {
 		Version string       `json:"version"`
 		Run     *runview.Run `json:"run"`
-	}{runVersion(run), run})
+	}{runVersion(run, seq), run})
 }
 
-// runVersion sums up what the run page shows, for the poller.
-func runVersion(run *runview.Run) string {
+// runVersion sums up what the run page shows, for the poller: seq is the
+// Seq of the run's newest journal entry.
+func runVersion(run *runview.Run, seq int64) string {
 	hs := fnv.New64a()
-	fmt.Fprintf(hs, "%s|%s|%d|%d|%s", run.Status, run.LastActivity.Format(time.RFC3339Nano), len(run.Notes), len(run.Signals), run.Error)
+	fmt.Fprintf(hs, "%s|%d|%s|%d|%d|%s", run.Status, seq, run.LastActivity.Format(time.RFC3339Nano), len(run.Notes), len(run.Signals), run.Error)
 	if run.Request != nil {
 		fmt.Fprintf(hs, "|req %s %s", run.Request.Verb, run.Request.Step)
 	}
