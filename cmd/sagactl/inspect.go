@@ -20,13 +20,14 @@ func (a *app) inspectCommand() *cobra.Command {
 		Use:   "inspect RUN",
 		Short: "Show everything the journal knows of a run",
 		Long: `Show a run: status, error, start and end, elapsed time, lease holder,
-pending request, what it waits for, and every step of its plan (those that
+pending request, what it waits for, the number of its newest journal entry
+(what a verb's --seen names), and every step of its plan (those that
 never started too) with status, executions, attempts, start offset,
 duration, error and compensation; then its state and the operators' notes.
 RUN is a run ID, or a prefix of one that no other run has.
 
---entries prints the raw journal too. With --json, the run (see
-'go doc github.com/sagakit/sagakit/runview.Run').
+--entries prints the raw journal too, each entry with its number. With
+--json, the run (see 'go doc github.com/sagakit/sagakit/runview.Run').
 
 ` + exitCodesHelp,
 		Example: `  sagactl inspect order-1003
@@ -42,7 +43,10 @@ RUN is a run ID, or a prefix of one that no other run has.
 			if err != nil {
 				return err
 			}
-			r, err := runview.Inspect(ctx, a.store, id, runview.Options{Entries: entries})
+			// The text shows the newest entry's number, which a verb's
+			// --seen names: it reads the entries, and prints them with
+			// --entries only.
+			r, err := runview.Inspect(ctx, a.store, id, runview.Options{Entries: entries || !a.asJSON})
 			if err != nil {
 				return a.storeError(err)
 			}
@@ -94,6 +98,13 @@ func printRun(w io.Writer, r *runview.Run, entries, color bool) {
 	}
 	if r.Wait != nil {
 		field("wait", waitText(r.Wait))
+	}
+	if n := len(r.Entries); n > 0 {
+		s := fmt.Sprintf("%d entries, the newest is %d", n, r.Entries[n-1].Seq)
+		if !r.Status.Final() {
+			s += fmt.Sprintf(" (a verb given --seen %d is refused if the run changes)", r.Entries[n-1].Seq)
+		}
+		field("journal", s)
 	}
 	for _, s := range r.Signals {
 		v := strconv.Quote(s.Event) + " received " + stamp(s.At)
