@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 
@@ -288,4 +291,82 @@ func TestSignalAndSettle(t *testing.T) {
 	is.NoErr(json.Unmarshal([]byte(ok(t, store, "inspect", "transfer-3001", "--json")), &r))
 	is.Equal(r.Status, journal.Abandoned)
 	is.Equal(r.Notes[len(r.Notes)-1].Text, "customer withdrew")
+}
+
+var newestEntry = regexp.MustCompile(`(?m)^journal +\d+ entries, the newest is (\d+)`)
+
+// newestOf returns the newest entry's number as sagactl inspect prints it.
+func newestOf(t *testing.T, store, id string) string {
+	t.Helper()
+	m := newestEntry.FindStringSubmatch(ok(t, store, "inspect", id))
+	if m == nil {
+		t.Fatalf("sagactl inspect %s prints no newest entry", id)
+	}
+	return m[1]
+}
+
+// An operator reads a paused run and decides to resume it; meanwhile
+// another resumes it, and it pauses again: the first operator's resume,
+// given --seen, is refused and records nothing. Decided anew on the run
+// as it is, it is recorded.
+func TestSeenRefusesAStaleRequest(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	path, s, _ := freshJournal(t)
+	store := "--store=sqlite:" + path
+	seen := newestOf(t, store, "transfer-3001")
+	is.Equal(seen, "6")
+
+	ok(t, store, "resume", "transfer-3001", "--note", "the other operator")
+	s.bank.mu.Lock()
+	s.bank.down = true
+	s.bank.mu.Unlock()
+	_, err := s.engine.Recover(ctx, 0)
+	is.NoErr(err)
+	now := newestOf(t, store, "transfer-3001")
+	is.True(now != seen)
+
+	badInput(t, exitBadState, "run transfer-3001 changed since entry 6 (now at "+now+"): inspect it again and decide anew",
+		nil, store, "resume", "transfer-3001", "--seen", seen)
+	badInput(t, exitUsage, "--seen 99: run transfer-3001 has no entry 99 (its newest is "+now+")", nil, store, "retry", "transfer-3001", "credit", "--seen", "99")
+	badInput(t, exitUsage, "--seen must be a journal entry's number", nil, store, "compensate", "transfer-3001", "--seen", "-1")
+	badInput(t, exitUsage, "invalid argument", nil, store, "compensate", "transfer-3001", "--seen", "six")
+	is.Equal(newestOf(t, store, "transfer-3001"), now) // nothing recorded
+	var r runview.Run
+	is.NoErr(json.Unmarshal([]byte(ok(t, store, "inspect", "transfer-3001", "--json")), &r))
+	is.Equal(r.Status, journal.Paused)
+	is.Equal(r.Request, nil)
+
+	ok(t, store, "compensate", "transfer-3001", "--seen", now, "--note", "the bank stays down")
+	is.NoErr(json.Unmarshal([]byte(ok(t, store, "inspect", "transfer-3001", "--json")), &r))
+	is.Equal(r.Request.Verb, journal.Compensate)
+}
+
+// racingStore carries the run on between sagactl's checks and its
+// request, as a worker may: the store refuses the request.
+type racingStore struct{ journal.Store }
+
+func (s racingStore) Request(ctx context.Context, runID string, r journal.Request) error {
+	if _, err := s.Acquire(ctx, runID, "racer", time.Minute); err != nil {
+		return err
+	}
+	e := journal.Entry{Kind: journal.StepStarted, Step: "credit", Attempt: 2, At: time.Now()}
+	if err := s.Append(ctx, runID, "racer", journal.Update{Status: journal.Running, Release: true}, e); err != nil {
+		return err
+	}
+	return s.Store.Request(ctx, runID, r)
+}
+
+func TestSeenStaleAtTheStore(t *testing.T) {
+	is := is.New(t)
+	_, _, store := freshJournal(t)
+	a := &app{store: racingStore{store}}
+	_, err := a.request(context.Background(), "transfer-3001", verbs[0], journal.Request{Verb: journal.Resume, Seen: 6})
+	var xe *exitError
+	is.True(errors.As(err, &xe))
+	is.Equal(xe.code, exitBadState)
+	is.Equal(err.Error(), "run transfer-3001 changed since entry 6 (now at 7): inspect it again and decide anew")
+	run, _, err := store.Load(context.Background(), "transfer-3001")
+	is.NoErr(err)
+	is.Equal(run.Request, journal.Request{})
 }

@@ -33,11 +33,11 @@
 //	sagactl inspect RUN [--entries]
 //	sagactl graph SAGA|RUN [--format mermaid|dot]
 //	sagactl timeline RUN [--format text|mermaid] [--width N]
-//	sagactl resume RUN [--note TEXT] [--wait [--timeout D]]
-//	sagactl retry RUN STEP [--note TEXT] [--wait [--timeout D]]
-//	sagactl compensate RUN [--note TEXT] [--wait [--timeout D]]
-//	sagactl resolve RUN --note TEXT [--wait [--timeout D]]
-//	sagactl abandon RUN --note TEXT [--wait [--timeout D]]
+//	sagactl resume RUN [--note TEXT] [--seen N] [--wait [--timeout D]]
+//	sagactl retry RUN STEP [--note TEXT] [--seen N] [--wait [--timeout D]]
+//	sagactl compensate RUN [--note TEXT] [--seen N] [--wait [--timeout D]]
+//	sagactl resolve RUN --note TEXT [--seen N] [--wait [--timeout D]]
+//	sagactl abandon RUN --note TEXT [--seen N] [--wait [--timeout D]]
 //	sagactl signal RUN EVENT [--data JSON] [--delivery ID]
 //	sagactl serve [--addr HOST:PORT] [--allow-remote] [--allow-actions [--token T]]
 //
@@ -46,7 +46,8 @@
 // first with the step each stands at (the failed one of a run that did
 // not end well, the running or waiting one of an unfinished run), its
 // age and duration. inspect prints the run's status, error, times, lease
-// holder, pending request, wait and unconsumed events, every step of its
+// holder, pending request, wait, the number of its newest journal entry
+// and unconsumed events, every step of its
 // plan (those that never started too) with status, executions, attempts,
 // start offset, duration, error and compensation, its state as indented
 // JSON and the operators' notes with their times. graph draws a saga's
@@ -61,6 +62,16 @@
 // that a browser gives at /login or a client as a bearer token. The page
 // names the store by its DSN with the password masked. It runs until
 // interrupted.
+//
+// A verb given --seen N, the number of the newest journal entry the
+// operator read (inspect shows it, and --entries numbers every entry), is
+// a decision about the run as it stood then: it is refused (exit 1),
+// recording nothing, if the run has changed since (a worker carried it
+// on, or another operator acted on it), so that a decision made on a run
+// paused by a failure is never carried out on the run as it became, say
+// paused again on a step whose outcome is unknown. Inspect it again and
+// decide anew. Without --seen the request is checked against the run's
+// status only.
 //
 // With --wait, a verb follows the run until a worker has carried the
 // request out and the run has stopped being driven (it ended, or waits
@@ -86,8 +97,9 @@
 //
 //	0  done
 //	1  the run is not in a good state: a verb refused for the run's
-//	   status (it has ended, a request is pending, it waits for an event),
-//	   the request refused by the worker, or with --wait the run did not
+//	   status (it has ended, a request is pending, it waits for an event)
+//	   or because the run changed since --seen, the request refused by
+//	   the worker, or with --wait the run did not
 //	   end well (resume and retry: succeeded; compensate: compensated;
 //	   resolve: resolved; abandon: abandoned)
 //	2  usage: bad flags, arguments or input, an ambiguous run ID prefix

@@ -28,8 +28,9 @@ const (
 const exitCodesHelp = `Exit codes:
   0  done
   1  the run is not in a good state: a verb refused for the run's status
-     (it has ended, a request is pending), the request refused by the
-     worker, or with --wait the run did not end well
+     (it has ended, a request is pending) or because the run changed
+     since --seen, the request refused by the worker, or with --wait the
+     run did not end well
   2  usage: bad flags, arguments or input (an ambiguous run ID prefix too)
   3  not found: no such run, saga or step
   4  store unreachable: missing file, not a journal, bad DSN, server down,

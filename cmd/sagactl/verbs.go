@@ -74,6 +74,7 @@ type verbJSON struct {
 func (a *app) verbCommand(v verb) *cobra.Command {
 	var note string
 	var wait bool
+	var seen int64
 	var timeout time.Duration
 	use, argNames, n := v.name+" RUN", "one run ID", 1
 	if v.step {
@@ -97,6 +98,12 @@ progress line on a terminal, and exits 1 unless the run ended well
 (` + string(v.goal) + `). RUN is a run ID, or a prefix of one that no other
 run has.
 
+--seen makes the request a decision about the run as you saw it: give it
+the number of the newest journal entry you read (sagactl inspect shows it),
+and the request is refused, recording nothing, if the run has changed since
+(a worker carried it on, or someone else acted on it): inspect it again
+and decide anew.
+
 ` + exitCodesHelp,
 		Args: args(n, argNames),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -106,6 +113,9 @@ run has.
 			if timeout < 0 {
 				return fail(exitUsage, "--timeout must not be negative")
 			}
+			if seen < 0 {
+				return fail(exitUsage, "--seen must be a journal entry's number, not %d", seen)
+			}
 			ctx := cmd.Context()
 			if err := a.open(ctx); err != nil {
 				return err
@@ -114,7 +124,7 @@ run has.
 			if err != nil {
 				return err
 			}
-			req := journal.Request{Verb: v.verb, Note: note}
+			req := journal.Request{Verb: v.verb, Note: note, Seen: seen}
 			if v.step {
 				req.Step = args[1]
 			}
@@ -135,6 +145,7 @@ run has.
 		},
 	}
 	cmd.Flags().StringVar(&note, "note", "", noteHelp)
+	cmd.Flags().Int64Var(&seen, "seen", 0, "the newest journal entry you read (sagactl inspect shows entry numbers): the request is refused if the run changed since")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until a worker has carried the request out and the run has stopped")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "with --wait, give up after this long (0: never)")
 	return cmd
@@ -148,9 +159,10 @@ func capital(s string) string {
 }
 
 // request checks the request against the run and records it; it returns
-// the sequence number of its entry.
+// the sequence number of its entry. With req.Seen set, it is refused if
+// the run's journal has gone on since that entry.
 func (a *app) request(ctx context.Context, id string, v verb, req journal.Request) (int64, error) {
-	r, err := runview.Inspect(ctx, a.store, id, runview.Options{})
+	r, err := runview.Inspect(ctx, a.store, id, runview.Options{Entries: req.Seen != 0})
 	if err != nil {
 		return 0, a.storeError(err)
 	}
@@ -162,6 +174,13 @@ func (a *app) request(ctx context.Context, id string, v verb, req journal.Reques
 	}
 	if r.Status == journal.Waiting && (v.verb == journal.Resume || v.verb == journal.RetryStep) {
 		return 0, fail(exitBadState, "run %s waits for %s: signal it (sagactl signal), or compensate or abandon it", id, waitName(r.Wait.Event))
+	}
+	if req.Seen != 0 {
+		if now := newestSeq(r.Entries); req.Seen > now {
+			return 0, fail(exitUsage, "--seen %d: run %s has no entry %d (its newest is %d)", req.Seen, id, req.Seen, now)
+		} else if req.Seen != now {
+			return 0, staleError(id, req.Seen, now)
+		}
 	}
 	if v.step {
 		names := make([]string, len(r.Steps))
@@ -178,6 +197,13 @@ func (a *app) request(ctx context.Context, id string, v verb, req journal.Reques
 			return 0, fail(exitBadState, "run %s has ended: there is nothing to %s", id, v.name)
 		case errors.Is(err, journal.ErrPending):
 			return 0, fail(exitBadState, "run %s has another request pending: a worker has yet to carry it out", id)
+		case errors.Is(err, journal.ErrStale):
+			// The run changed between the checks above and the request.
+			_, entries, lerr := a.store.Load(ctx, id)
+			if lerr != nil {
+				return 0, fail(exitBadState, "run %s changed since entry %d: inspect it again and decide anew", id, req.Seen)
+			}
+			return 0, staleError(id, req.Seen, lastSeq(entries))
 		}
 		return 0, a.storeError(err)
 	}
@@ -191,6 +217,28 @@ func (a *app) request(ctx context.Context, id string, v verb, req journal.Reques
 		}
 	}
 	return 0, nil
+}
+
+// staleError is the refusal of a request decided on entry seen of run
+// id's journal, which has gone on to entry now.
+func staleError(id string, seen, now int64) error {
+	return fail(exitBadState, "run %s changed since entry %d (now at %d): inspect it again and decide anew", id, seen, now)
+}
+
+// newestSeq returns the Seq of the newest of entries; 0 for none.
+func newestSeq(entries []runview.Entry) int64 {
+	if n := len(entries); n > 0 {
+		return entries[n-1].Seq
+	}
+	return 0
+}
+
+// lastSeq returns the Seq of the newest of entries; 0 for none.
+func lastSeq(entries []journal.Entry) int64 {
+	if n := len(entries); n > 0 {
+		return entries[n-1].Seq
+	}
+	return 0
 }
 
 // follow waits until the request whose entry is seq has been carried out
