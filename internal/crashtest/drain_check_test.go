@@ -135,16 +135,26 @@ type grant struct {
 // before next was granted, began: prev's claim itself, or a later claim
 // or renewal by prev.owner that returned before next's claim began. A
 // renewal under way then counts too when next is another owner's: the
-// store took it before next's claim, or it would have been refused. Not
-// so when next is prev.owner's own: a renewal names no lease token, and
-// the store may have taken it after next's claim, extending the new
-// lease; nor a claim under way then, which may have come after next's
-// (the run freed meanwhile).
+// store took it before next's claim, or it would have been refused;
+// unless prev.owner was claiming the run again meanwhile, since a
+// renewal names no lease token and the store may have taken it after
+// that claim, extending the later lease. Not so when next is prev.owner's
+// own, for the same reason; nor a claim under way then, which may have
+// come after next's (the run freed meanwhile).
 func (h *drainHistory) lastGrant(prev lease, run string, next lease) int64 {
+	grants := h.grants[ownerRun{prev.owner, run}]
+	reclaimedDuring := func(g grant) bool {
+		for _, c := range grants {
+			if c.claim && c.t0 != prev.t0 && c.t0 < g.t1 && c.t1 > g.t0 {
+				return true
+			}
+		}
+		return false
+	}
 	last := prev.t0
-	for _, g := range h.grants[ownerRun{prev.owner, run}] {
+	for _, g := range grants {
 		before := g.t1 <= next.t0 ||
-			!g.claim && prev.owner != next.owner && g.t0 < next.t1
+			!g.claim && prev.owner != next.owner && g.t0 < next.t1 && !reclaimedDuring(g)
 		if before {
 			last = max(last, g.t0)
 		}
