@@ -68,9 +68,16 @@ func (h *handler) csrfOK(r *http.Request) bool {
 }
 
 // actionsFor returns the forms offered on run's page, which shows the
-// run's journal up to the entry seq.
+// run's journal up to the entry seq. The forms of a run that moves on
+// its own (pending, running, compensating) name no entry: its journal
+// grows with every step, and stopping it is not a decision about one
+// state of it.
 func (h *handler) actionsFor(w http.ResponseWriter, r *http.Request, run *runview.Run, seq int64) *actions {
 	a := &actions{CSRF: h.csrf(w, r), URL: base(r.URL.Path) + runURL(run.ID) + "/request", Seen: seq}
+	switch run.Status {
+	case journal.Pending, journal.Running, journal.Compensating:
+		a.Seen = 0
+	}
 	switch {
 	case run.Status.Final():
 		a.Why = "The run " + run.Status.Phrase() + ": no request moves it."

@@ -750,3 +750,23 @@ func TestMalformedSeenIs400(t *testing.T) {
 		t.Errorf("recorded %+v", run.Request)
 	}
 }
+
+// The forms of a run that moves on its own name no journal entry: its
+// journal grows with every step, so an action to stop it is checked
+// against its status alone, and recorded.
+func TestActionFormsOfARunningRunNameNoEntry(t *testing.T) {
+	j := shop(t)
+	b := newBrowser(t, handler(j, dashboard.AllowActions(allow)))
+	page := b.get("/runs/order-3")
+	got := seen(page)
+	if len(got) == 0 || slices.ContainsFunc(got, func(s string) bool { return s != "0" }) {
+		t.Fatalf("seen fields %q; want every one 0", got)
+	}
+	form := url.Values{"csrf": {token(t, page)}, "verb": {"compensate"}, "seen": {got[0]}, "confirm": {"yes"}}
+	if code, body, _ := b.post("/runs/order-3/request", form); code != http.StatusSeeOther {
+		t.Fatalf("compensate a running run: %d\n%s", code, body)
+	}
+	if run, _, _ := j.store.Load(context.Background(), "order-3"); run.Request.Verb != journal.Compensate {
+		t.Fatalf("request %+v, want compensate pending", run.Request)
+	}
+}

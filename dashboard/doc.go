@@ -57,8 +57,9 @@
 // names the newest journal entry the page showed (journal.Request.Seen),
 // and the action is refused with 409, recording nothing, once the run
 // has gone on since (a worker carried it on, another operator acted on
-// it): the operator reviews the run and decides anew. A form without
-// that field asks for no such check.
+// it): the operator reviews the run and decides anew. The forms of a run
+// that moves on its own (pending, running, compensating) name none, and
+// neither does a form without that field: no such check.
 //
 // Every response carries a Content-Security-Policy allowing only the
 // handler's own assets (no inline script or style), frame denial
