@@ -56,10 +56,9 @@ type verbForm struct {
 // then).
 func (h *handler) inspect(w http.ResponseWriter, r *http.Request, asJSON bool) (*runview.Run, int64) {
 	id := r.PathValue("id")
-	// The raw entries are read for the newest one's Seq only: it comes
-	// from the same read as the view, so it is the Seq of what the page
-	// shows.
-	run, err := runview.Inspect(r.Context(), h.store, id, runview.Options{Entries: true})
+	// The view's LastSeq comes from the same read as the view: it is the
+	// Seq of what the page shows.
+	run, err := runview.Inspect(r.Context(), h.store, id, runview.Options{})
 	switch {
 	case errors.Is(err, journal.ErrNotFound):
 		msg := fmt.Sprintf("There is no run %q in the journal.", id)
@@ -78,12 +77,7 @@ func (h *handler) inspect(w http.ResponseWriter, r *http.Request, asJSON bool) (
 		}
 		return nil, 0
 	}
-	var seq int64
-	if n := len(run.Entries); n > 0 {
-		seq = run.Entries[n-1].Seq
-	}
-	run.Entries = nil
-	return run, seq
+	return run, run.LastSeq
 }
 
 func (h *handler) run(w http.ResponseWriter, r *http.Request) {

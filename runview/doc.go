@@ -52,7 +52,9 @@
 //	 "wait": {"event": "payment-confirmed", "until": "…", "woken": false, "due": false}}
 //
 // An inspected run has id, saga, fingerprint, status, error, started,
-// ended, last_activity, elapsed_ms, lease, request (with made, when it
+// ended, last_activity, last_seq (the newest journal entry's number,
+// which an operator's request can name: journal.Request.Seen),
+// elapsed_ms, lease, request (with made, when it
 // was recorded), wait, signals (events received and not consumed:
 // event, delivery, payload, at), state (the newest snapshot, as JSON; or
 // state_bytes, base64, for another codec), planned, sequential, steps,

@@ -31,6 +31,11 @@ type Run struct {
 	Ended time.Time `json:"ended,omitzero"`
 	// LastActivity is the time of the run's newest journal entry.
 	LastActivity time.Time `json:"last_activity"`
+	// LastSeq is the Seq of the run's newest journal entry: the journal
+	// this view was read from ends there. An operator's decision made on
+	// the view names it (journal.Request.Seen), so that it is refused if
+	// the run has gone on since.
+	LastSeq int64 `json:"last_seq"`
 	// ElapsedMS is how long the run took, or has taken up to its last
 	// entry (an operator's request recorded since aside), in
 	// milliseconds.
@@ -222,7 +227,7 @@ func build(v *durable.View, plan *builder.Plan, sigs []journal.Signal, o Options
 		r.Ended = time.Time{} // it ended once, and goes on
 	}
 	if n := len(v.Entries); n > 0 {
-		r.LastActivity = v.Entries[n-1].At
+		r.LastActivity, r.LastSeq = v.Entries[n-1].At, v.Entries[n-1].Seq
 		if r.Started.IsZero() {
 			r.Started = v.Entries[0].At
 		}

@@ -43,9 +43,9 @@ RUN is a run ID, or a prefix of one that no other run has.
 			if err != nil {
 				return err
 			}
-			// The text shows the newest entry's number, which a verb's
-			// --seen names: it reads the entries, and prints them with
-			// --entries only.
+			// The text shows the number of entries and the newest's
+			// (which a verb's --seen names): it reads the entries, and
+			// prints them with --entries only. The JSON has last_seq.
 			r, err := runview.Inspect(ctx, a.store, id, runview.Options{Entries: entries || !a.asJSON})
 			if err != nil {
 				return a.storeError(err)

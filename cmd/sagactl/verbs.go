@@ -162,7 +162,7 @@ func capital(s string) string {
 // the sequence number of its entry. With req.Seen set, it is refused if
 // the run's journal has gone on since that entry.
 func (a *app) request(ctx context.Context, id string, v verb, req journal.Request) (int64, error) {
-	r, err := runview.Inspect(ctx, a.store, id, runview.Options{Entries: req.Seen != 0})
+	r, err := runview.Inspect(ctx, a.store, id, runview.Options{})
 	if err != nil {
 		return 0, a.storeError(err)
 	}
@@ -176,7 +176,7 @@ func (a *app) request(ctx context.Context, id string, v verb, req journal.Reques
 		return 0, fail(exitBadState, "run %s waits for %s: signal it (sagactl signal), or compensate or abandon it", id, waitName(r.Wait.Event))
 	}
 	if req.Seen != 0 {
-		if now := newestSeq(r.Entries); req.Seen > now {
+		if now := r.LastSeq; req.Seen > now {
 			return 0, fail(exitUsage, "--seen %d: run %s has no entry %d (its newest is %d)", req.Seen, id, req.Seen, now)
 		} else if req.Seen != now {
 			return 0, staleError(id, req.Seen, now)
@@ -223,14 +223,6 @@ func (a *app) request(ctx context.Context, id string, v verb, req journal.Reques
 // id's journal, which has gone on to entry now.
 func staleError(id string, seen, now int64) error {
 	return fail(exitBadState, "run %s changed since entry %d (now at %d): inspect it again and decide anew", id, seen, now)
-}
-
-// newestSeq returns the Seq of the newest of entries; 0 for none.
-func newestSeq(entries []runview.Entry) int64 {
-	if n := len(entries); n > 0 {
-		return entries[n-1].Seq
-	}
-	return 0
 }
 
 // lastSeq returns the Seq of the newest of entries; 0 for none.
