@@ -113,7 +113,7 @@ func (e *Engine) carry(ctx context.Context, runID string, req journal.Request) (
 		return nil, fmt.Errorf("durable: %s %s: %w (the request stays recorded for the next worker)", req.Verb, runID, err)
 	}
 	h.token = run.LeaseToken
-	_, err = e.driveHeld(ctx, claim{granted: granted, drain: ctx, token: run.LeaseToken, hold: h}, runID)
+	_, err = e.driveHeld(ctx, claim{granted: granted, drain: ctx, hold: h}, runID)
 	h.release(ctx)
 	v, verr := Inspect(context.WithoutCancel(ctx), e.store, runID)
 	if verr != nil {
