@@ -25,8 +25,9 @@ import (
 // again one transaction each, so that only the failing op fails.
 
 // An op is one queued write. fn runs on the writer's goroutine inside a
-// transaction; now is the batch's time in Unix nanoseconds. fn may run
-// twice (see above), so it must set its results, not add to them.
+// transaction; now is the transaction's time in Unix nanoseconds, read
+// once it holds the write lock. fn may run twice (see above), so it must
+// set its results, not add to them.
 type op struct {
 	fn    func(w *writer, now int64) error
 	done  chan error // buffered: the writer never blocks on it
