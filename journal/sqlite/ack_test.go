@@ -13,6 +13,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/sagakit/sagakit/journal"
+	"github.com/sagakit/sagakit/journal/sqlite"
 )
 
 // Group commit: when an op of a batch fails after writing part of its
@@ -81,16 +82,17 @@ func TestCanceledAfterTakenAcksCommit(t *testing.T) {
 	defer s.Close()
 	is.NoErr(s.Create(t.Context(), journal.Run{ID: "r", Status: journal.Running, LeaseOwner: "w", LeaseExpiry: time.Now().Add(time.Hour)}))
 	resumeA := s.Stall()
-	stalled := make(chan func(), 1)
-	go func() { stalled <- s.Stall() }() // takes the writer in the next batch, with the Append
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
 		done <- s.Append(ctx, "r", "w", journal.Update{State: []byte("x")}, journal.Entry{Kind: journal.StepStarted, Step: "a"})
 	}()
+	s.AwaitQueued(1)
+	stalled := make(chan func(), 1)
+	go func() { stalled <- s.Stall() }() // queued after the Append
 	s.AwaitQueued(2)
 	resumeA()
-	resumeB := <-stalled // the writer runs the batch holding the Append: it took it
+	resumeB := <-stalled // the writer ran the Append and stalls after it, in the same transaction
 	cancel()
 	// Let the caller see its context end before the outcome is ready (a
 	// pause only, to give a wrong answer the chance to show; the result
@@ -102,4 +104,27 @@ func TestCanceledAfterTakenAcksCommit(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(len(es), 1) // committed, as acknowledged
 	is.Equal(string(r.State), "x")
+}
+
+// A write whose transaction cannot begin, another process holding the
+// write lock past the busy timeout, is answered with the error, and the
+// writer goes on: the next write commits once the lock is free.
+func TestBeginFailureAnswered(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "journal.db")
+	s := open(t, path, sqlite.WithBusyTimeout(20*time.Millisecond))
+	defer s.Close()
+	is.NoErr(s.Create(t.Context(), journal.Run{ID: "r", Status: journal.Running, LeaseOwner: "w", LeaseExpiry: time.Now().Add(time.Hour)}))
+	unlock := lockNewFile(t, path) // the file exists: this holds its write lock
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	err := s.Append(ctx, "r", "w", journal.Update{}, journal.Entry{Kind: journal.StepStarted, Step: "a"})
+	is.True(err != nil)
+	is.True(ctx.Err() == nil) // answered by the writer, not by giving up
+	unlock()
+	is.NoErr(s.Append(ctx, "r", "w", journal.Update{}, journal.Entry{Kind: journal.StepStarted, Step: "b"}))
+	_, es, err := s.Load(ctx, "r")
+	is.NoErr(err)
+	is.Equal(len(es), 1)
+	is.Equal(es[0].Step, "b")
 }

@@ -14,12 +14,13 @@
 //
 // One writer goroutine owns the only write connection. Writing calls
 // (Create, Append, Claim, Acquire, Renew, Release, Request, Signal,
-// SavePlan) queue their operation and wait; the writer takes everything
-// queued, up to a batch size, runs it in one transaction and commits
-// once, then answers each caller with its own result. Callers that write at the
-// same time thus share one fsync (group commit), and a call that fails
-// its check (a lost lease, an unknown run) fails alone while the rest of
-// its batch commits.
+// SavePlan) queue their operation and wait; the writer opens a
+// transaction, runs each operation as it takes it from the queue (those
+// queued while it works join the transaction, up to a batch size),
+// commits once the queue is empty, then answers each caller with its own
+// result. Callers that write at the same time thus share one fsync
+// (group commit), and a call that fails its check (a lost lease, an
+// unknown run) fails alone while the rest of its batch commits.
 // Load, List, Signals and LoadPlan read on a separate read-only pool,
 // beside the writer.
 //

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"runtime"
+	"sync"
 )
 
 // Commits returns how many write transactions the store committed and
@@ -21,12 +22,15 @@ func (s *Store) CachedLeases() (n int) {
 var SchemaVersion = len(migrations)
 
 // Stall blocks the writer inside a transaction until resume is called,
-// so that a test can queue ops and have them committed as one batch.
+// so that a test can queue ops and have them committed as one batch: the
+// stalled transaction takes them once resumed. Its op may run twice, as
+// every op may (a batch rolled back runs its ops again one by one).
 func (s *Store) Stall() (resume func()) {
 	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	go func() {
 		_ = s.do(context.Background(), func(*writer, int64) error {
-			close(started)
+			once.Do(func() { close(started) })
 			<-release
 			return nil
 		})

@@ -24,10 +24,6 @@ func buildOptions(opts []Option) options {
 	return o
 }
 
-// WithClock makes the store read the current time from now instead of
-// [time.Now]: for Created and Updated, for entries without a time, and
-// for leases. A test that controls now controls lease expiry without
-// sleeping. A nil now means time.Now.
 // WithoutMigration opens only a journal that exists and whose schema is
 // this code's: [Open] then creates no file, migrates nothing and writes
 // nothing before it has checked, and fails with a clear error on
@@ -37,6 +33,10 @@ func WithoutMigration() Option {
 	return func(o *options) { o.noMigrate = true }
 }
 
+// WithClock makes the store read the current time from now instead of
+// [time.Now]: for Created and Updated, for entries without a time, and
+// for leases. A test that controls now controls lease expiry without
+// sleeping. A nil now means time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }

@@ -13,9 +13,12 @@ import (
 )
 
 // The writer is the one goroutine that writes to the database. Writing
-// calls queue an op and wait; the writer takes every op queued (up to
-// the batch cap), runs them in one transaction and commits once, so
-// callers that write at the same time share one fsync: group commit.
+// calls queue an op and wait; the writer opens a transaction, runs the
+// ops as it takes them from the queue, and commits when the queue is
+// empty (or at the batch cap), so callers that write at the same time
+// share one fsync: group commit. Running an op as soon as it is taken,
+// rather than gathering a batch first, overlaps the writer's SQL with the
+// callers' work between two writes, and the batch grows with the load.
 //
 // An op checks before it writes (the run exists, the lease is owner's)
 // and returns a journal error, such as ErrLeaseLost, before writing
@@ -25,9 +28,9 @@ import (
 // again one transaction each, so that only the failing op fails.
 
 // An op is one queued write. fn runs on the writer's goroutine inside a
-// transaction; now is the transaction's time in Unix nanoseconds, read
-// once it holds the write lock. fn may run twice (see above), so it must
-// set its results, not add to them.
+// transaction; now is the op's time in Unix nanoseconds, read when it
+// runs, once the transaction holds the write lock. fn may run twice (see
+// above), so it must set its results, not add to them.
 type op struct {
 	fn    func(w *writer, now int64) error
 	done  chan error // buffered: the writer never blocks on it
@@ -87,78 +90,88 @@ type leaseRow struct {
 func (w *writer) loop() {
 	defer close(w.stopped)
 	batch := make([]*op, 0, w.max)
+	errs := make([]error, 0, w.max)
 	for o := range w.ops {
-		batch = w.fill(append(batch[:0], o))
-		// The callers answered last time are runnable, about to queue
-		// their next write: let them, and take it in this batch rather
-		// than in a small one of its own. Stop when the queue is full or
-		// stops growing.
-		for n := 0; len(batch) < w.max && n != len(batch); {
-			n = len(batch)
-			runtime.Gosched()
-			batch = w.fill(batch)
+		if !o.take() {
+			continue // its caller gave up: nothing to write
 		}
-		w.run(batch)
+		batch, errs = w.run(append(batch[:0], o), errs[:0])
 		clear(batch) // drop references to answered ops
 	}
 }
 
-// fill adds to batch the ops queued, up to the cap, without waiting.
-func (w *writer) fill(batch []*op) []*op {
-	for len(batch) < w.max {
+// take marks o taken by the writer, unless its caller canceled it first.
+func (o *op) take() bool { return o.state.CompareAndSwap(opQueued, opTaken) }
+
+// next takes the next op queued, nil when none is. When the queue is
+// empty it yields once first: the callers answered by the last commit are
+// runnable, about to queue their next write, and it is cheaper to take it
+// in this transaction than in one of its own.
+func (w *writer) next() *op {
+	for yielded := false; ; yielded = true {
 		select {
 		case o, ok := <-w.ops:
 			if !ok {
-				return batch
+				return nil
 			}
-			batch = append(batch, o)
+			if o.take() {
+				return o
+			}
+			continue // canceled: skip it
 		default:
-			return batch
 		}
+		if yielded {
+			return nil
+		}
+		runtime.Gosched()
 	}
-	return batch
 }
 
-// run commits a batch and answers every op in it.
-func (w *writer) run(batch []*op) {
-	live := batch[:0]
-	for _, o := range batch {
-		if o.state.CompareAndSwap(opQueued, opTaken) {
-			live = append(live, o)
-		}
-	}
-	if len(live) == 0 {
-		return
-	}
-	errs := make([]error, len(live))
-	// The time is read once the transaction holds the write lock, which
-	// may have waited for another process: a lease is checked against the
-	// time the check is made, and granted from it.
+// run runs in one transaction the ops of batch (taken already), then
+// every op queued meanwhile, up to the batch cap, and answers them all.
+// An op runs as soon as the writer takes it, while the callers answered
+// by the last commit queue their next writes; the transaction commits
+// when the queue is empty.
+func (w *writer) run(batch []*op, errs []error) ([]*op, []error) {
 	err := w.tx(func() error {
-		now := w.now().UnixNano()
-		for i, o := range live {
-			errs[i] = o.fn(w, now)
-			if errs[i] != nil && !expected(errs[i]) {
-				return errs[i]
+		for i := 0; ; i++ {
+			if i == len(batch) {
+				if len(batch) == w.max {
+					return nil
+				}
+				o := w.next()
+				if o == nil {
+					return nil
+				}
+				batch = append(batch, o)
+			}
+			// An op's time is read when it runs, inside the transaction,
+			// which holds the write lock (it may have waited for another
+			// process): a lease is checked against the time the check is
+			// made, and granted from it.
+			errs = append(errs, batch[i].fn(w, w.now().UnixNano()))
+			if err := errs[i]; err != nil && !expected(err) {
+				return err
 			}
 		}
-		return nil
 	})
 	switch {
 	case err == nil:
 		w.commits.Add(1)
-		w.committed.Add(int64(len(live)))
-	case len(live) == 1:
-		errs[0] = err
+		w.committed.Add(int64(len(batch)))
+	case len(batch) == 1:
+		errs = append(errs[:0], err)
 	default:
 		// Find the op that failed: one transaction each.
-		for i, o := range live {
-			errs[i] = w.tx(func() error { return o.fn(w, w.now().UnixNano()) })
+		errs = errs[:0]
+		for _, o := range batch {
+			errs = append(errs, w.tx(func() error { return o.fn(w, w.now().UnixNano()) }))
 		}
 	}
-	for i, o := range live {
+	for i, o := range batch {
 		o.done <- errs[i]
 	}
+	return batch, errs
 }
 
 // tx runs fn in a write transaction. It commits if fn returns nil or an
