@@ -39,7 +39,8 @@ type claim struct {
 //
 // live reports whether the lease still holds by the engine's own clock,
 // and ends the context as the heartbeat would if it does not: a driver
-// asks it just before it calls a step or a compensation. The heartbeat
+// asks it just before it calls a step or a compensation, and the
+// context's Err asks it too. The heartbeat
 // is a goroutine; a process frozen past the lease and thawed may run the
 // driver before it, and the driver must not act on the lease it lost
 // meanwhile.
@@ -120,7 +121,24 @@ func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time)
 		hushed = true
 		mu.Unlock()
 	}
-	return ctx, stop, hush, live
+	return leaseContext{ctx, live}, stop, hush, live
+}
+
+// leaseContext is a heartbeat's context whose Err asks live first: code
+// that checks the context before it acts, such as the saga runner before
+// each attempt of a fenced run's step or compensation (saga's Fence),
+// learns that the lease lapsed by the engine's own clock even when the
+// heartbeat goroutine has not run since the process was thawed.
+type leaseContext struct {
+	context.Context
+	live func() error
+}
+
+// Err implements [context.Context]: it ends the context, with the lease
+// lost, once the lease has lapsed, then reports as the context does.
+func (c leaseContext) Err() error {
+	_ = c.live()
+	return c.Context.Err()
 }
 
 // renewBy renews the lease on runID and returns the store's answer, or

@@ -38,3 +38,27 @@ func TestLiveRefusesALapsedLease(t *testing.T) {
 		}
 	})
 }
+
+// The heartbeat's context reports a lapsed lease when asked, before the
+// heartbeat goroutine has run: the saga runner asks it before each
+// attempt of a step or a compensation.
+func TestLeaseContextErrChecksTheClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ttl = time.Second
+		e := NewEngine(journal.NewMemory(), WithLeaseTTL(ttl))
+		ctx, stop, _, _ := e.heartbeat(context.Background(), "lapsed", time.Now().Add(-2*ttl))
+		defer stop()
+		if err := ctx.Err(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Err on a lapsed lease: %v, want context.Canceled", err)
+		}
+		if !errors.Is(context.Cause(ctx), journal.ErrLeaseLost) {
+			t.Fatalf("the cause: %v, want ErrLeaseLost", context.Cause(ctx))
+		}
+
+		ctx, stop, _, _ = e.heartbeat(context.Background(), "fresh", time.Now())
+		defer stop()
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("Err on a lease granted now: %v", err)
+		}
+	})
+}

@@ -67,6 +67,9 @@ func (x *Execution[S]) retried(ctx context.Context, i int, state *S) error {
 	st, sr := &x.sg.steps[i], &x.rep.Steps[i]
 	outer := ctx
 	return plain(retry.Do(ctx, x.policy(*st.retry, i, false), func(ctx context.Context) error {
+		if err := x.fenced(); err != nil {
+			return retry.Permanent(err)
+		}
 		sr.Attempts++
 		if x.sg.observed {
 			x.stepStarted(ctx, i, sr.Attempts)
@@ -107,6 +110,9 @@ func (x *Execution[S]) undo(ctx context.Context, i int) error {
 	}
 	outer := ctx
 	err := plain(retry.Do(ctx, x.policy(st.compRetry, i, true), func(ctx context.Context) error {
+		if err := x.fenced(); err != nil {
+			return retry.Permanent(err)
+		}
 		c.Attempts++
 		return labelTimeout(outer, ctx, st.compRetry.AttemptTimeout, call(ctx, st.compensate, x.state))
 	}))
@@ -123,6 +129,16 @@ func (x *Execution[S]) undo(ctx context.Context, i int) error {
 		x.stepCompensated(ctx, i, c.Attempts)
 	}
 	return nil
+}
+
+// fenced returns the fence's cause once it has ended (see Fence), nil
+// otherwise. It asks the fence itself, not a context derived from it,
+// which learns of the end only after the fence's AfterFunc has run.
+func (x *Execution[S]) fenced() error {
+	if x.fence == nil || x.fence.Err() == nil {
+		return nil
+	}
+	return context.Cause(x.fence)
 }
 
 // attempt makes one call of fn bounded by timeout.

@@ -155,9 +155,13 @@ func (x *Execution[S]) Unwind(cause error) bool {
 
 // Fence makes the end of ctx end the run's steps and compensations alike,
 // with ctx's cause, although compensations are otherwise detached from
-// the caller's cancellation. A durable runner fences a run with its
-// lease: a runner that can no longer prove it holds the run stops every
-// step and compensation it runs. Call Fence after Start, before any Act.
+// the caller's cancellation. Each attempt of a step with a retry policy,
+// and of a compensation, first asks ctx.Err(): once ctx has ended, no
+// attempt starts, and the step or compensation fails with ctx's cause.
+// A durable runner fences a run with its lease, in a context whose Err
+// checks the lease by the process's own clock: a runner that can no
+// longer prove it holds the run stops every step and compensation it
+// runs, and starts no attempt. Call Fence after Start, before any Act.
 func (x *Execution[S]) Fence(ctx context.Context) {
 	x.fence = ctx
 	x.fwd.Context = x.bound(x.fwd.Context)

@@ -153,3 +153,65 @@ func TestExecutionHaltAndPause(t *testing.T) {
 	is.True(errors.Is(err, errEncode))
 	is.Equal(rep.Status, saga.StatusPaused)
 }
+
+// lazyFence is a fence that learns it has ended only when asked, as a
+// durable runner's lease checked by the process's own clock: its Err ends
+// it once lapsed is set. Until asked, contexts derived from it run on.
+type lazyFence struct {
+	context.Context
+	end    context.CancelCauseFunc
+	lapsed bool
+}
+
+func newLazyFence() *lazyFence {
+	ctx, end := context.WithCancelCause(context.Background())
+	return &lazyFence{Context: ctx, end: end}
+}
+
+func (f *lazyFence) Err() error {
+	if f.lapsed {
+		f.end(errLapsed)
+	}
+	return f.Context.Err()
+}
+
+var errLapsed = errors.New("lease lapsed")
+
+// A fenced run starts no attempt of a step or a compensation once the
+// fence has ended, even when nothing has told the attempt's context yet
+// (a process thawed after its lease lapsed, between two attempts).
+func TestFenceAskedBeforeEachAttempt(t *testing.T) {
+	twice := retry.Policy{MaxAttempts: 3, InitialInterval: -1}
+	var fence *lazyFence
+	var acts, undos int
+	lapse := func() error { fence.lapsed = true; return errBoom }
+	sg := saga.New[trip]().
+		Step("a", do("a", nil), func(context.Context, *trip) error { undos++; return lapse() },
+			saga.CompensationRetry(twice)).
+		Step("b", func(context.Context, *trip) error { acts++; return errBoom }, nil, saga.Retry(twice)).
+		Step("c", func(context.Context, *trip) error { acts++; return lapse() }, nil, saga.Retry(twice)).
+		Build()
+	is := is.New(t)
+
+	fence, acts = newLazyFence(), 0
+	x, _ := sg.Start(context.Background(), &trip{})
+	x.Fence(fence)
+	is.NoErr(x.Act(x.Context(), 0))
+	is.True(x.Act(x.Context(), 1) != nil)
+	is.Equal(acts, 3) // the fence holds: every attempt
+	is.True(x.Abort())
+	err := x.Compensate(0)
+	is.True(errors.Is(err, errLapsed)) // the compensation fails with the fence's cause
+	is.Equal(undos, 1)                 // no second attempt once the fence ended
+	rep, _ := x.Finish()
+	is.Equal(rep.Steps[0].Compensation.Attempts, 1)
+
+	fence, acts = newLazyFence(), 0
+	x, _ = sg.Start(context.Background(), &trip{})
+	x.Fence(fence)
+	err = x.Act(x.Context(), 2)
+	is.True(errors.Is(err, errLapsed)) // the step fails with the fence's cause
+	is.Equal(acts, 1)
+	rep, _ = x.Finish()
+	is.Equal(rep.Steps[2].Attempts, 1)
+}
