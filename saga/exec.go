@@ -34,9 +34,12 @@ func (x *Execution[S]) act(ctx context.Context, i int, start time.Time, state *S
 		if observed {
 			x.stepStarted(ctx, i, 1)
 		}
-		if st.timeout > 0 {
+		switch {
+		case x.fence != nil && x.fenced() != nil:
+			err = x.fenced()
+		case st.timeout > 0:
 			err = attempt(ctx, st.action, state, st.timeout)
-		} else {
+		default:
 			err = call(ctx, st.action, state)
 		}
 	}

@@ -155,13 +155,15 @@ func (x *Execution[S]) Unwind(cause error) bool {
 
 // Fence makes the end of ctx end the run's steps and compensations alike,
 // with ctx's cause, although compensations are otherwise detached from
-// the caller's cancellation. Each attempt of a step with a retry policy,
-// and of a compensation, first asks ctx.Err(): once ctx has ended, no
-// attempt starts, and the step or compensation fails with ctx's cause.
-// A durable runner fences a run with its lease, in a context whose Err
-// checks the lease by the process's own clock: a runner that can no
-// longer prove it holds the run stops every step and compensation it
-// runs, and starts no attempt. Call Fence after Start, before any Act.
+// the caller's cancellation. Each attempt of a step or a compensation
+// first asks ctx.Err(): once ctx has ended, no attempt starts, and the
+// step or compensation fails with ctx's cause. The Err of the contexts
+// steps and compensations get asks ctx.Err() too. A durable runner fences
+// a run with its lease, in a context whose Err checks the lease by the
+// process's own clock: a runner that can no longer prove it holds the
+// run stops every step and compensation it runs, starts no attempt, and
+// a step that checks its context before it acts sees the lease lost.
+// Call Fence after Start, before any Act.
 func (x *Execution[S]) Fence(ctx context.Context) {
 	x.fence = ctx
 	x.fwd.Context = x.bound(x.fwd.Context)
@@ -181,7 +183,27 @@ func (x *Execution[S]) bound(parent context.Context) context.Context {
 			prev()
 		}
 	}
-	return ctx
+	return fencedContext{ctx, fence, cancel}
+}
+
+// fencedContext is a context bound to a fence whose Err asks the fence
+// first: a step that checks ctx.Err() before it acts learns that the
+// fence ended even before the fence's AfterFunc has run, as when a
+// lease checked by the clock lapsed while the process was stopped.
+// Contexts derived with values (context.WithValue) ask it too.
+type fencedContext struct {
+	context.Context
+	fence  context.Context
+	cancel context.CancelCauseFunc
+}
+
+// Err implements [context.Context]: it ends the context with the fence's
+// cause once the fence has ended, then reports as the context does.
+func (c fencedContext) Err() error {
+	if c.fence.Err() != nil {
+		c.cancel(context.Cause(c.fence))
+	}
+	return c.Context.Err()
 }
 
 // CanSuspend says that the runner can suspend steps: an action that

@@ -95,7 +95,7 @@ func TestExecutionFence(t *testing.T) {
 	is := is.New(t)
 	errFence := errors.New("lease lost")
 	var stepCause, compCause error
-	compStarted := make(chan struct{})
+	compStarted, stepStarted := make(chan struct{}), make(chan struct{})
 	sg := saga.New[trip]().
 		Step("a", do("a", nil), func(ctx context.Context, _ *trip) error {
 			close(compStarted)
@@ -105,6 +105,7 @@ func TestExecutionFence(t *testing.T) {
 		}, saga.CompensationRetry(retry.Policy{})).
 		Step("b", do("b", errBoom), nil).
 		Step("c", func(ctx context.Context, _ *trip) error {
+			close(stepStarted)
 			<-ctx.Done()
 			stepCause = context.Cause(ctx)
 			return ctx.Err()
@@ -118,7 +119,10 @@ func TestExecutionFence(t *testing.T) {
 	x, _ := sg.Start(caller, &trip{})
 	x.Fence(fence)
 	is.NoErr(x.Act(x.Context(), 0))
-	endFence(errFence)
+	go func() {
+		<-stepStarted
+		endFence(errFence)
+	}()
 	is.True(x.Act(x.Context(), 2) != nil)
 	is.Equal(stepCause, errFence)
 	_, _ = x.Finish()
@@ -200,18 +204,55 @@ func TestFenceAskedBeforeEachAttempt(t *testing.T) {
 	is.True(x.Act(x.Context(), 1) != nil)
 	is.Equal(acts, 3) // the fence holds: every attempt
 	is.True(x.Abort())
-	err := x.Compensate(0)
-	is.True(errors.Is(err, errLapsed)) // the compensation fails with the fence's cause
-	is.Equal(undos, 1)                 // no second attempt once the fence ended
+	is.True(x.Compensate(0) != nil)
+	is.Equal(undos, 1) // no second attempt once the fence ended
 	rep, _ := x.Finish()
 	is.Equal(rep.Steps[0].Compensation.Attempts, 1)
 
 	fence, acts = newLazyFence(), 0
 	x, _ = sg.Start(context.Background(), &trip{})
 	x.Fence(fence)
-	err = x.Act(x.Context(), 2)
-	is.True(errors.Is(err, errLapsed)) // the step fails with the fence's cause
+	is.True(x.Act(x.Context(), 2) != nil)
 	is.Equal(acts, 1)
 	rep, _ = x.Finish()
 	is.Equal(rep.Steps[2].Attempts, 1)
+
+	// The step's context does not ask the fence (it derives from the
+	// caller's with a cancel of its own, as a parallel runner's does):
+	// the attempt does.
+	fence, acts = newLazyFence(), 0
+	x, _ = sg.Start(context.Background(), &trip{})
+	x.Fence(fence)
+	ctx, cancel := context.WithCancel(x.Context())
+	defer cancel()
+	err := x.Act(ctx, 2)
+	is.True(errors.Is(err, errLapsed)) // the second attempt is refused with the fence's cause
+	is.Equal(acts, 1)
+	_, _ = x.Finish()
+}
+
+// A step of a fenced run that checks its context before it acts sees the
+// fence's end at once, before the fence's AfterFunc has told its context;
+// and once the fence has ended, a step without retries is not called.
+func TestFencedStepContextAsksTheFence(t *testing.T) {
+	is := is.New(t)
+	fence := newLazyFence()
+	var seen error
+	calls := 0
+	sg := saga.New[trip]().
+		Step("a", func(ctx context.Context, _ *trip) error {
+			fence.lapsed = true // the lease lapses while the step runs
+			seen = ctx.Err()
+			return nil
+		}, nil).
+		Step("b", func(context.Context, *trip) error { calls++; return nil }, nil).
+		Build()
+	x, _ := sg.Start(context.Background(), &trip{})
+	x.Fence(fence)
+	is.NoErr(x.Act(x.Context(), 0))
+	is.True(seen != nil) // asked, the context reports the fence's end
+	err := x.Act(x.Context(), 1)
+	is.True(errors.Is(err, errLapsed))
+	is.Equal(calls, 0)
+	_, _ = x.Finish()
 }
