@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sagakit/sagakit/journal"
@@ -24,7 +25,11 @@ import (
 // request on the run waits to be carried out (a run holds one at a time);
 // with [journal.ErrFinal] on a run that has ended; with
 // [journal.ErrStale], recording nothing, when the verb was given [AsOf]
-// and the run's journal has gone on since; and with an
+// and the run's journal has gone on since (a Resume or RetryStep given
+// no AsOf is decided on the journal as the verb reads it, and on a run
+// paused on the unknown outcome of a step that is not idempotent it
+// fails with [ErrBadRequest], recording nothing: running that step again
+// must be decided on a journal the caller names); and with an
 // error matching [journal.ErrLeaseLost] when another worker drives the
 // run: the request then stays recorded, and is carried out (or refused,
 // if the run has ended by then) once that worker lets the run go.
@@ -102,6 +107,10 @@ func (e *Engine) carry(ctx context.Context, runID string, req journal.Request) (
 	if err != nil {
 		return nil, fmt.Errorf("durable: %s %s: %w", req.Verb, runID, err)
 	}
+	if err := e.decidedOn(ctx, runID, &req); err != nil {
+		h.end()
+		return nil, fmt.Errorf("durable: %s %s: %w", req.Verb, runID, err)
+	}
 	if err := e.store.Request(ctx, runID, req); err != nil {
 		h.end()
 		return nil, fmt.Errorf("durable: %s %s: %w", req.Verb, runID, err)
@@ -120,6 +129,29 @@ func (e *Engine) carry(ctx context.Context, runID string, req journal.Request) (
 		return nil, errors.Join(err, verr)
 	}
 	return v.Report, verbResult(err)
+}
+
+// decidedOn makes a Resume or RetryStep given no [AsOf] a decision on
+// the run's journal as it stands now, and refuses it, recording nothing,
+// on a run paused on the unknown outcome of a step that is not
+// idempotent: resuming runs that step again, and a caller that names no
+// entry may have decided on the run as it was before it paused (it was
+// running when the caller listed it, say). Such a resume must say what
+// it was decided on.
+func (e *Engine) decidedOn(ctx context.Context, runID string, req *journal.Request) error {
+	if req.Seen != 0 || (req.Verb != journal.Resume && req.Verb != journal.RetryStep) {
+		return nil
+	}
+	run, entries, err := e.store.Load(ctx, runID)
+	if err != nil || len(entries) == 0 {
+		return nil // the request reports it
+	}
+	if run.Status == journal.Paused && strings.Contains(run.Error, ErrOutcomeUnknown.Error()) {
+		return fmt.Errorf("%w: the run paused on the unknown outcome of a step that is not idempotent, which a %s runs again: name the journal entry the decision was made on (AsOf; sagactl --seen)",
+			ErrBadRequest, req.Verb)
+	}
+	req.Seen = entries[len(entries)-1].Seq
+	return nil
 }
 
 // verbResult is a verb's error: nil when the run went where the verb

@@ -71,8 +71,16 @@ func TestRequestBeforeUnknownPauseRefused(t *testing.T) {
 			is.True(strings.HasPrefix(last.Note, "refused: ")) // with why
 			is.True(strings.Contains(last.Note, "before"))
 
-			// A request made now, after the pause, is carried out.
-			_, err = worker.Resume(ctx, "run-c", "checked: the bank has no charge")
+			// A request made now, after the pause, that names no entry
+			// (decided, say, on the run as it ran) is refused too.
+			_, err = worker.Resume(ctx, "run-c", "looks stuck")
+			is.True(errors.Is(err, durable.ErrBadRequest))
+			is.Equal(c.get("charge"), 1)
+
+			// One decided on the journal as it stands is carried out.
+			_, entries, err = mem.Load(ctx, "run-c")
+			is.NoErr(err)
+			_, err = worker.Resume(ctx, "run-c", "checked: the bank has no charge", durable.AsOf(entries[len(entries)-1].Seq))
 			is.NoErr(err)
 			run, _, err = mem.Load(ctx, "run-c")
 			is.NoErr(err)

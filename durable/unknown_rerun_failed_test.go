@@ -140,14 +140,15 @@ func TestUnknownRerunFailedResumedUnderItsKey(t *testing.T) {
 				_, err := durable.Register(worker, sg, durable.PauseOnFailure())
 				is.NoErr(err)
 				sagatest.Recover(t, worker, &clk)
-				run, _, err := store.Load(ctx, "run-c")
+				run, seen, err := store.Load(ctx, "run-c")
 				is.NoErr(err)
 				is.Equal(run.Status, journal.Paused) // the re-run failed
 
+				asOf := durable.AsOf(seen[len(seen)-1].Seq) // the person read the journal
 				if verb == journal.Resume {
-					_, err = worker.Resume(ctx, "run-c", "the card works now")
+					_, err = worker.Resume(ctx, "run-c", "the card works now", asOf)
 				} else {
-					_, err = worker.RetryStep(ctx, "run-c", "charge", "the card works now")
+					_, err = worker.RetryStep(ctx, "run-c", "charge", "the card works now", asOf)
 				}
 				is.Equal(err != nil, again)
 				is.Equal(c.get("charge"), 3)

@@ -102,7 +102,10 @@ func TestPauseOnFailureCrashPauses(t *testing.T) {
 	// execution, under the same idempotency key.
 	e := durable.NewEngine(store, durable.WithOwner("operator"))
 	_, _ = durable.Register(e, orderSaga(&c), durable.PauseOnFailure())
-	_, err := e.Resume(context.Background(), "run-c", "no charge found: run it again")
+	_, entries, err := store.Load(context.Background(), "run-c")
+	is.NoErr(err)
+	_, err = e.Resume(context.Background(), "run-c", "no charge found: run it again",
+		durable.AsOf(entries[len(entries)-1].Seq))
 	is.NoErr(err)
 	run, _, _ = store.Load(context.Background(), "run-c")
 	is.Equal(run.Status, journal.Succeeded)
