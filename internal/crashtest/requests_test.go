@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,8 +165,11 @@ func TestRequestWhileAnotherIsCarriedOut(t *testing.T) {
 	store, l := pausedRun(t, p, "race-2")
 	aLoaded, bDone := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	a := operatorEngine(t, p, hookedStore{Store: store, afterLoad: func() {
-		once.Do(func() { close(aLoaded); <-bDone })
+	var requested atomic.Bool // the Load that follows a's request, not the one deciding it
+	a := operatorEngine(t, p, hookedStore{Store: store, afterRequest: func() { requested.Store(true) }, afterLoad: func() {
+		if requested.Load() {
+			once.Do(func() { close(aLoaded); <-bDone })
+		}
 	}}, l, "operator-a")
 	b := operatorEngine(t, p, store, l, "operator-b")
 	done := make(chan error, 1)
