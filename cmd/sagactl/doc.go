@@ -70,8 +70,11 @@
 // on, or another operator acted on it), so that a decision made on a run
 // paused by a failure is never carried out on the run as it became, say
 // paused again on a step whose outcome is unknown. Inspect it again and
-// decide anew. Without --seen the request is checked against the run's
-// status only.
+// decide anew. Without --seen, resume and retry are decided on the
+// journal as sagactl reads it, and refused on a run paused on the unknown
+// outcome of a step that is not idempotent: running that step again needs
+// --seen, the person's word that they decided on the run as it stands;
+// the other verbs are checked against the run's status only.
 //
 // With --wait, a verb follows the run until a worker has carried the
 // request out and the run has stopped being driven (it ended, or waits

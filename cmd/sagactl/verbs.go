@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sagakit/sagakit/durable"
 	"github.com/sagakit/sagakit/journal"
 	"github.com/sagakit/sagakit/runview"
 )
@@ -174,6 +175,16 @@ func (a *app) request(ctx context.Context, id string, v verb, req journal.Reques
 	}
 	if r.Status == journal.Waiting && (v.verb == journal.Resume || v.verb == journal.RetryStep) {
 		return 0, fail(exitBadState, "run %s waits for %s: signal it (sagactl signal), or compensate or abandon it", id, waitName(r.Wait.Event))
+	}
+	if req.Seen == 0 && (v.verb == journal.Resume || v.verb == journal.RetryStep) {
+		// As the engine's verbs: running again a step whose outcome is
+		// unknown must be decided on a journal the person names, and
+		// any other resume is decided on the journal as read here.
+		if r.Status == journal.Paused && strings.Contains(r.Error, durable.ErrOutcomeUnknown.Error()) {
+			return 0, fail(exitBadState, "run %s paused on the unknown outcome of a step that is not idempotent: to %s runs it again; check the step's effect, then give --seen %d (its newest entry) to say you decided on the run as it stands",
+				id, v.name, r.LastSeq)
+		}
+		req.Seen = r.LastSeq
 	}
 	if req.Seen != 0 {
 		if now := r.LastSeq; req.Seen > now {
