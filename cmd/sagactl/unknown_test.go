@@ -19,6 +19,7 @@ import (
 // nothing; given --seen, the person says what they decided on.
 func TestResumeOfAnUnknownOutcomeNeedsSeen(t *testing.T) {
 	is := is.New(t)
+	is.Equal(outcomeUnknown, durable.ErrOutcomeUnknown.Error())
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "journal.db")
 	s, err := sqlite.Open(ctx, path)
