@@ -100,7 +100,8 @@ func TestLastWriteClaimedByOwnWork(t *testing.T) {
 	defer cancel()
 	t0 := time.Now()
 	if _, err := e.Wait(wait, "run-1"); err != nil {
-		t.Fatalf("the run did not succeed (%v after its driver returned): %v\nthe engine logged:\n%s", time.Since(t0), err, logs.String())
+		run, entries, lerr := store.Load(context.WithoutCancel(ctx), "run-1")
+		t.Fatalf("the run did not succeed (%v after its driver returned): %v\nthe engine logged:\n%s\nthe run: %+v %v\n%+v", time.Since(t0), err, logs.String(), run, lerr, entries)
 	}
 	if paid.Load() != 7 {
 		t.Errorf("the step got %d, want the event's 7", paid.Load())

@@ -35,14 +35,21 @@ func (b *Broadcast) Fire() {
 
 // Wakeups returns a channel that receives a value after each Fire (several
 // Fires may share one value), until ctx ends.
+//
+// The listener is subscribed when Wakeups returns: a Fire after that is
+// never missed. After each wake-up it subscribes again before it tells
+// the reader, so that a Fire in between is covered by the wake-up the
+// reader has yet to receive.
 func (b *Broadcast) Wakeups(ctx context.Context) <-chan struct{} {
 	out := make(chan struct{}, 1)
+	ch := b.current()
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-b.current():
+			case <-ch:
+				ch = b.current()
 				select {
 				case out <- struct{}{}:
 				default: // one wake-up pending is enough
