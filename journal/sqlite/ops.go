@@ -53,18 +53,33 @@ func (w *writer) create(run *journal.Run, entries []journal.Entry, now int64) er
 	return nil
 }
 
-// entryValues is the number of values an entry row binds.
-const entryValues = 12
+// entryValues is the number of values an entry row binds; a plain
+// entry's row (see plain) binds plainValues.
+const (
+	entryValues = 12
+	plainValues = 8
+)
 
-// insertEntriesSQL[n] inserts n entries in one statement.
-var insertEntriesSQL [9]string
+// insertEntriesSQL[n] inserts n entries in one statement;
+// insertPlainSQL[n] inserts n plain entries, whose empty texts are
+// written as literals rather than bound: a step's start and end, most of
+// what a run journals, bind a third fewer values.
+var insertEntriesSQL, insertPlainSQL [9]string
 
 func init() {
+	const insert = `INSERT INTO entries (run_id, seq, kind, step, attempt, attempts, error, state, status, verb, note, at)
+	VALUES `
 	row := "(" + strings.Repeat("?, ", entryValues-1) + "?)"
+	plainRow := "(?, ?, ?, ?, ?, ?, '', ?, '', '', '', ?)"
 	for n := 1; n < len(insertEntriesSQL); n++ {
-		insertEntriesSQL[n] = `INSERT INTO entries (run_id, seq, kind, step, attempt, attempts, error, state, status, verb, note, at)
-	VALUES ` + strings.Repeat(row+", ", n-1) + row
+		insertEntriesSQL[n] = insert + strings.Repeat(row+", ", n-1) + row
+		insertPlainSQL[n] = insert + strings.Repeat(plainRow+", ", n-1) + plainRow
 	}
+}
+
+// plain reports whether e's error, status, verb and note are empty.
+func plain(e *journal.Entry) bool {
+	return e.Error == "" && e.Status == "" && e.Verb == "" && e.Note == ""
 }
 
 // lastAt returns the time of the last of entries, now if there are none.
@@ -83,7 +98,14 @@ func lastAt(entries []journal.Entry, now int64) int64 {
 func (w *writer) insertEntries(runID string, seq int64, entries []journal.Entry, now int64) error {
 	for len(entries) > 0 {
 		n := min(len(entries), len(insertEntriesSQL)-1)
-		args := make([]any, 0, n*entryValues)
+		query, per := insertPlainSQL[n], plainValues
+		for i := range entries[:n] {
+			if !plain(&entries[i]) {
+				query, per = insertEntriesSQL[n], entryValues
+				break
+			}
+		}
+		args := make([]any, 0, n*per)
 		for i := range entries[:n] {
 			e := &entries[i]
 			seq++
@@ -91,10 +113,14 @@ func (w *writer) insertEntries(runID string, seq int64, entries []journal.Entry,
 			if at == 0 {
 				at = now
 			}
-			args = append(args, runID, seq, string(e.Kind), e.Step, e.Attempt, e.Attempts,
-				e.Error, e.State, string(e.Status), string(e.Verb), e.Note, at)
+			if per == plainValues {
+				args = append(args, runID, seq, string(e.Kind), e.Step, e.Attempt, e.Attempts, e.State, at)
+			} else {
+				args = append(args, runID, seq, string(e.Kind), e.Step, e.Attempt, e.Attempts,
+					e.Error, e.State, string(e.Status), string(e.Verb), e.Note, at)
+			}
 		}
-		if _, err := w.exec(insertEntriesSQL[n], args...); err != nil {
+		if _, err := w.exec(query, args...); err != nil {
 			return err
 		}
 		entries = entries[n:]

@@ -313,3 +313,32 @@ func TestMigrateFromVersion1(t *testing.T) {
 	is.Equal(len(runs), 1)
 	is.Equal(runs[0].Status, journal.Pending)
 }
+
+// Entries whose texts are empty are written with literals, the others
+// with every value bound: a batch of entries mixing both, and batches of
+// each, load back exactly.
+func TestPlainAndFullEntriesRoundTrip(t *testing.T) {
+	is := is.New(t)
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "journal.db"))
+	defer s.Close()
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	want := []journal.Entry{
+		{Kind: journal.RunStarted, State: []byte(`{}`), At: at},
+		{Kind: journal.StepStarted, Step: "a", Attempt: 1, At: at},
+		{Kind: journal.StepSucceeded, Step: "a", Attempt: 1, Attempts: 2, State: []byte(`{"a":1}`), At: at},
+		{Kind: journal.StepFailed, Step: "b", Attempt: 1, Attempts: 1, Error: "boom", At: at},
+		{Kind: journal.RequestMade, Verb: journal.Resume, Note: "go on", At: at},
+		{Kind: journal.RunEnded, Status: journal.Succeeded, At: at},
+	}
+	is.NoErr(s.Create(ctx, journal.Run{ID: "r", Status: journal.Running, LeaseOwner: "w", LeaseExpiry: time.Now().Add(time.Hour)}, want[:3]...))
+	is.NoErr(s.Append(ctx, "r", "w", journal.Update{}, want[3:5]...))
+	is.NoErr(s.Append(ctx, "r", "w", journal.Update{}, want[5]))
+	_, got, err := s.Load(ctx, "r")
+	is.NoErr(err)
+	is.Equal(len(got), len(want))
+	for i := range want {
+		want[i].Seq = int64(i + 1)
+		is.Equal(got[i], want[i])
+	}
+}
