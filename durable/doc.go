@@ -71,7 +71,12 @@
 // read can say so: given [AsOf] and the newest entry they read, a verb is
 // refused with [journal.ErrStale], recording nothing, if the run has
 // changed since (another person resumed it, and it paused again on
-// another cause). One engine drives a
+// another cause). A Resume or RetryStep given no AsOf is decided on the
+// journal as the verb reads it; on a run paused on the unknown outcome
+// of a step that is not idempotent, it is refused with [ErrBadRequest]:
+// running that step again needs AsOf, the caller's word that it decided
+// on the run as it stands (sagactl's --seen, the dashboard's forms).
+// One engine drives a
 // run at most once at a time: a verb on a run the engine is driving
 // fails with [ErrBusy] and records nothing.
 //
