@@ -185,7 +185,7 @@ func (a *app) request(ctx context.Context, id string, v verb, req journal.Reques
 		// unknown must be decided on a journal the person names, and
 		// any other resume is decided on the journal as read here.
 		if r.Status == journal.Paused && strings.Contains(r.Error, outcomeUnknown) {
-			return 0, fail(exitBadState, "run %s paused on the unknown outcome of a step that is not idempotent: to %s runs it again; check the step's effect, then give --seen %d (its newest entry) to say you decided on the run as it stands",
+			return 0, fail(exitBadState, "run %s paused on the unknown outcome of a step that is not idempotent, which %s would run again: check the step's effect, then give --seen %d (its newest entry) to say you decided on the run as it stands",
 				id, v.name, r.LastSeq)
 		}
 		req.Seen = r.LastSeq
