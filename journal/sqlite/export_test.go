@@ -51,3 +51,7 @@ func Migration(i int) string { return migrations[i] }
 
 // ClaimSQL is Claim's query.
 const ClaimSQL = claimSQL
+
+// Led returns how many write transactions were run by a calling goroutine
+// rather than by the writer's own.
+func (s *Store) Led() int64 { return s.w.led.Load() }

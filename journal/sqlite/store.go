@@ -123,6 +123,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.w.ops)
 	s.mu.Unlock()
+	close(s.w.quit)
 	<-s.w.stopped
 	err := errors.Join(s.w.close(), s.wdb.Close(), s.rdb.Close())
 	if err != nil {
@@ -165,6 +166,7 @@ func (s *Store) do(ctx context.Context, fn func(w *writer, now int64) error) err
 		s.mu.RUnlock()
 		return ctx.Err()
 	}
+	s.w.lead()
 	select {
 	case err := <-o.done:
 		return err

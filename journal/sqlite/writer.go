@@ -6,29 +6,40 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sagakit/sagakit/journal"
 )
 
-// The writer is the one goroutine that writes to the database. Writing
-// calls queue an op and wait; the writer opens a transaction, runs the
-// ops as it takes them from the queue, and commits when the queue is
-// empty (or at the batch cap), so callers that write at the same time
-// share one fsync: group commit. Running an op as soon as it is taken,
-// rather than gathering a batch first, overlaps the writer's SQL with the
-// callers' work between two writes, and the batch grows with the load.
+// The writer holds the one connection that writes to the database.
+// Writing calls queue an op and wait; whoever holds the writer's token
+// (the calling goroutine itself when no one else is writing, the
+// writer's own goroutine otherwise) opens a transaction, runs the ops as
+// it takes them from the queue, and commits when the queue is empty (or
+// at the batch cap), so callers that write at the same time share one
+// fsync: group commit. Running an op as soon as it is taken, rather than
+// gathering a batch first, overlaps the SQL with the callers' work
+// between two writes, and the batch grows with the load.
+//
+// A caller that finds the token free runs the transaction on its own
+// goroutine: a lone writer pays no hand-off to another goroutine and
+// back. It runs one transaction, then leaves what is queued to the
+// writer's goroutine, so that no caller waits on other callers' writes
+// for longer than one commit. A caller that finds the token held leaves
+// its op to the holder, which takes it in its transaction or, having
+// released the token, sees it queued and wakes the writer's goroutine.
 //
 // An op checks before it writes (the run exists, the lease is owner's)
 // and returns a journal error, such as ErrLeaseLost, before writing
 // anything, so it fails alone and the others in its batch commit. An
 // unexpected error (I/O, a constraint) may come after an op wrote part
-// of its rows: then the writer rolls the batch back and runs its ops
-// again one transaction each, so that only the failing op fails.
+// of its rows: then the transaction is rolled back and its ops run again
+// one transaction each, so that only the failing op fails.
 
-// An op is one queued write. fn runs on the writer's goroutine inside a
-// transaction; now is the op's time in Unix nanoseconds, read when it
+// An op is one queued write. fn runs inside a transaction, on the
+// goroutine that holds the writer's token; now is the op's time in Unix nanoseconds, read when it
 // runs, once the transaction holds the write lock. fn may run twice (see
 // above), so it must set its results, not add to them.
 type op struct {
@@ -46,12 +57,21 @@ const (
 )
 
 type writer struct {
-	conn    *sql.Conn
 	ops     chan *op
+	wake    chan struct{} // buffered (1): ops are queued and no one may run them
+	quit    chan struct{} // closed by Close, after ops
 	stopped chan struct{}
 	max     int
 	now     func() time.Time
-	stmts   map[string]*sql.Stmt
+
+	// token guards the connection and everything below it: its holder
+	// alone runs transactions.
+	token sync.Mutex
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+	batch []*op
+	errs  []error
+	last  int // how many ops the last commit carried
 
 	// leases caches what holds needs of the runs this writer leased or
 	// created, so that a step's Append skips the read. It is emptied when
@@ -63,18 +83,23 @@ type writer struct {
 	leases  map[string]leaseRow
 	version int64
 
-	// For tests: transactions committed and ops they carried.
-	commits, committed atomic.Int64
+	// For tests: transactions committed, ops they carried, transactions
+	// run by a caller (see lead).
+	commits, committed, led atomic.Int64
 }
 
 func newWriter(conn *sql.Conn, batch int, now func() time.Time) *writer {
 	return &writer{
 		conn:    conn,
 		ops:     make(chan *op, max(4*batch, 1024)),
+		wake:    make(chan struct{}, 1),
+		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		max:     batch,
 		now:     now,
 		stmts:   make(map[string]*sql.Stmt),
+		batch:   make([]*op, 0, batch),
+		errs:    make([]error, 0, batch),
 		leases:  make(map[string]leaseRow),
 		version: -1,
 	}
@@ -86,29 +111,69 @@ type leaseRow struct {
 	expiry, token, lastSeq int64
 }
 
-// loop runs until ops is closed and drained.
+// loop is the writer's goroutine: it runs the ops queued when woken, and
+// every op left once Close closed ops (and quit), then returns.
 func (w *writer) loop() {
 	defer close(w.stopped)
-	batch := make([]*op, 0, w.max)
-	errs := make([]error, 0, w.max)
-	for o := range w.ops {
-		if !o.take() {
-			continue // its caller gave up: nothing to write
+	for {
+		select {
+		case <-w.wake:
+			w.drain()
+		case <-w.quit:
+			w.drain()
+			return
 		}
-		batch, errs = w.run(append(batch[:0], o), errs[:0])
-		clear(batch) // drop references to answered ops
 	}
 }
 
-// take marks o taken by the writer, unless its caller canceled it first.
-func (o *op) take() bool { return o.state.CompareAndSwap(opQueued, opTaken) }
+// drain takes the token, waiting for its holder, and commits until no
+// op is queued.
+func (w *writer) drain() {
+	w.token.Lock()
+	defer w.token.Unlock()
+	for w.commit() {
+	}
+}
 
-// next takes the next op queued, nil when none is. When the queue is
-// empty it yields once first: the callers answered by the last commit are
-// runnable, about to queue their next write, and it is cheaper to take it
-// in this transaction than in one of its own.
-func (w *writer) next() *op {
-	for yielded := false; ; yielded = true {
+// lead runs one transaction of the queued ops on the caller's goroutine
+// if no one else holds the token, and returns at once otherwise. Ops
+// queued after its transaction took its last one are left to the
+// writer's goroutine; so are those of callers that found the token held.
+func (w *writer) lead() {
+	if !w.token.TryLock() {
+		return // the holder takes the op, or sees it queued once done
+	}
+	if w.commit() {
+		w.led.Add(1)
+	}
+	w.token.Unlock()
+	// Looked at after the token is released: an op queued by a caller
+	// that found the token held is seen here, or its caller took the
+	// token itself.
+	if len(w.ops) > 0 {
+		select {
+		case w.wake <- struct{}{}:
+		default: // woken already
+		}
+	}
+}
+
+// commit takes the next op queued and runs it, with those queued
+// meanwhile, in one transaction, and answers them; it reports whether
+// there was an op to run. The caller holds the token.
+func (w *writer) commit() bool {
+	o := w.first()
+	if o == nil {
+		return false
+	}
+	w.batch, w.errs = w.run(append(w.batch[:0], o), w.errs[:0])
+	clear(w.batch) // drop references to answered ops
+	return true
+}
+
+// first takes the next op queued, nil when none is.
+func (w *writer) first() *op {
+	for {
 		select {
 		case o, ok := <-w.ops:
 			if !ok {
@@ -117,14 +182,28 @@ func (w *writer) next() *op {
 			if o.take() {
 				return o
 			}
-			continue // canceled: skip it
 		default:
-		}
-		if yielded {
 			return nil
 		}
-		runtime.Gosched()
 	}
+}
+
+// take marks o taken by the writer, unless its caller canceled it first.
+func (o *op) take() bool { return o.state.CompareAndSwap(opQueued, opTaken) }
+
+// next takes the next op queued, nil when none is. When the queue is
+// empty and others write too (the batch so far or the last one carried
+// more than one op) it yields once first: the callers answered by the
+// last commit are runnable, about to queue their next write, and it is
+// cheaper to take it in this transaction than in one of its own. A lone
+// writer does not yield: no one would queue, and the yield would cost it
+// a wake-up of another thread.
+func (w *writer) next(batch int) *op {
+	if o := w.first(); o != nil || (batch <= 1 && w.last <= 1) {
+		return o
+	}
+	runtime.Gosched()
+	return w.first()
 }
 
 // run runs in one transaction the ops of batch (taken already), then
@@ -139,7 +218,7 @@ func (w *writer) run(batch []*op, errs []error) ([]*op, []error) {
 				if len(batch) == w.max {
 					return nil
 				}
-				o := w.next()
+				o := w.next(len(batch))
 				if o == nil {
 					return nil
 				}
@@ -157,6 +236,7 @@ func (w *writer) run(batch []*op, errs []error) ([]*op, []error) {
 	})
 	switch {
 	case err == nil:
+		w.last = len(batch)
 		w.commits.Add(1)
 		w.committed.Add(int64(len(batch)))
 	case len(batch) == 1:
@@ -251,7 +331,7 @@ func (w *writer) queryRow(query string, dest []any, args ...any) error {
 }
 
 // close releases the writer's statements and connection; call it after
-// loop returned.
+// loop returned: no op is left then, and none can be queued.
 func (w *writer) close() error {
 	var errs []error
 	for _, s := range w.stmts {
