@@ -55,3 +55,16 @@ const ClaimSQL = claimSQL
 // Led returns how many write transactions were run by a calling goroutine
 // rather than by the writer's own.
 func (s *Store) Led() int64 { return s.w.led.Load() }
+
+// OnHandOff sets hooks the writer calls when a caller finds its token
+// held (busy) and when the token's holder is about to release it
+// (release). Set them before writing.
+func (s *Store) OnHandOff(busy, release func()) { s.w.onBusy, s.w.onRelease = busy, release }
+
+// Wake wakes the writer's goroutine, as a caller does.
+func (s *Store) Wake() {
+	select {
+	case s.w.wake <- struct{}{}:
+	default:
+	}
+}

@@ -89,3 +89,38 @@ func TestNoWriteLeftBehind(t *testing.T) {
 		is.Equal(got, stored[c]) // exactly the writes answered nil
 	}
 }
+
+// A write queued while the writer's goroutine holds the token, after it
+// found the queue empty and before it released the token, is still run:
+// the goroutine looks at the queue again once it released the token.
+func TestWriteQueuedAsWriterFinishes(t *testing.T) {
+	is := is.New(t)
+	s := open(t, filepath.Join(t.TempDir(), "journal.db"))
+	defer s.Close()
+	ctx := t.Context()
+	is.NoErr(s.Create(ctx, journal.Run{ID: "r", Status: journal.Running, LeaseOwner: "w", LeaseExpiry: time.Now().Add(time.Hour)}))
+	busy := make(chan struct{})
+	answered := make(chan error, 1)
+	var onBusy, onRelease sync.Once
+	s.OnHandOff(func() { onBusy.Do(func() { close(busy) }) }, func() {
+		onRelease.Do(func() {
+			// The writer's goroutine, woken with nothing queued, is about
+			// to release the token: a caller queues a write now, and
+			// finds the token held.
+			go func() {
+				answered <- s.Append(ctx, "r", "w", journal.Update{}, journal.Entry{Kind: journal.StepStarted, Step: "a"})
+			}()
+			<-busy
+		})
+	})
+	s.Wake()
+	select {
+	case err := <-answered:
+		is.NoErr(err)
+	case <-time.After(time.Minute):
+		t.Fatal("the write queued as the writer finished was never run") // liveness, not timing
+	}
+	_, es, err := s.Load(ctx, "r")
+	is.NoErr(err)
+	is.Equal(len(es), 1)
+}

@@ -84,8 +84,10 @@ type writer struct {
 	version int64
 
 	// For tests: transactions committed, ops they carried, transactions
-	// run by a caller (see lead).
+	// run by a caller (see lead); hooks called when a caller finds the
+	// token held and before the token is released.
 	commits, committed, led atomic.Int64
+	onBusy, onRelease       func()
 }
 
 func newWriter(conn *sql.Conn, batch int, now func() time.Time) *writer {
@@ -130,9 +132,9 @@ func (w *writer) loop() {
 // op is queued.
 func (w *writer) drain() {
 	w.token.Lock()
-	defer w.token.Unlock()
 	for w.commit() {
 	}
+	w.handOff()
 }
 
 // lead runs one transaction of the queued ops on the caller's goroutine
@@ -141,15 +143,28 @@ func (w *writer) drain() {
 // writer's goroutine; so are those of callers that found the token held.
 func (w *writer) lead() {
 	if !w.token.TryLock() {
+		if w.onBusy != nil {
+			w.onBusy()
+		}
 		return // the holder takes the op, or sees it queued once done
 	}
 	if w.commit() {
 		w.led.Add(1)
 	}
+	w.handOff()
+}
+
+// handOff gives the token back. Then it looks at the queue, and wakes
+// the writer's goroutine if an op is waiting there: one queued by a
+// caller that found the token held is seen here, or its caller took the
+// token itself. A holder that gives the token back without looking (the
+// writer's goroutine too, once it found the queue empty) could leave
+// such an op waiting for the next write.
+func (w *writer) handOff() {
+	if w.onRelease != nil {
+		w.onRelease()
+	}
 	w.token.Unlock()
-	// Looked at after the token is released: an op queued by a caller
-	// that found the token held is seen here, or its caller took the
-	// token itself.
 	if len(w.ops) > 0 {
 		select {
 		case w.wake <- struct{}{}:
