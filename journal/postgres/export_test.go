@@ -65,3 +65,15 @@ func (s *Store) Subscribers() int {
 // MigrateTo brings schema up to version target, an old one, as a store of
 // that version would have.
 var MigrateTo = migrateTo
+
+// Led returns how many batches were sent by a calling goroutine rather
+// than by a writer's own.
+func (s *Store) Led() int64 { return s.w.led.Load() }
+
+// OnHandOff sets hooks the writer calls when a caller finds every slot
+// held (busy) and when a slot's holder is about to release it (release).
+// Set them before writing.
+func (s *Store) OnHandOff(busy, release func()) { s.w.onBusy, s.w.onRelease = busy, release }
+
+// Wake wakes a writer's goroutine, as a caller does.
+func (s *Store) Wake() { s.w.signal() }

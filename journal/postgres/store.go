@@ -149,6 +149,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.w.ops)
 	s.mu.Unlock()
+	close(s.w.quit)
 	<-s.w.stopped
 	s.l.close()
 	if s.owned {
@@ -187,6 +188,7 @@ func (s *Store) do(ctx context.Context, o *op) error {
 		s.mu.RUnlock()
 		return ctx.Err()
 	}
+	s.w.lead()
 	select {
 	case err := <-o.done:
 		return err

@@ -18,12 +18,21 @@ import (
 )
 
 // The writer sends the store's writes. Writing calls queue an op and
-// wait; a writer goroutine takes every op queued (up to the batch cap),
-// sends their statements as one pgx.Batch — one pipeline, one round trip,
-// one implicit transaction — and answers each caller once the batch has
-// committed: group commit over the network. A few writer goroutines (see
-// WithWriters), each on its own connection, keep batches in flight while
-// the next ones fill.
+// wait; whoever holds one of the writer's slots takes every op queued
+// (up to the batch cap), sends their statements as one pgx.Batch — one
+// pipeline, one round trip, one implicit transaction — and answers each
+// caller once the batch has committed: group commit over the network.
+// There are as many slots as writers (see WithWriters), each sending on
+// its own connection from the pool, so that several batches may be in
+// flight while the next ones fill.
+//
+// A caller that finds a slot free sends the batch from its own
+// goroutine: a lone writer pays no hand-off to another goroutine and
+// back. It sends one batch, then leaves what is queued to the writer's
+// goroutines, so that no caller waits on other callers' writes for
+// longer than one round trip. A caller that finds every slot held leaves
+// its op to the holders: each looks at the queue once it released its
+// slot, and wakes a writer's goroutine if an op is waiting.
 //
 // An op checks and writes in one statement and answers a failed check
 // (ErrLeaseLost, ErrNotFound, ...) having written nothing, so it fails
@@ -37,21 +46,32 @@ import (
 type writer struct {
 	pool    *pgxpool.Pool
 	ops     chan *op
+	slots   chan struct{} // one per writer: held while a batch fills and is sent
+	wake    chan struct{} // buffered (1): ops are queued and may have no one to send them
+	quit    chan struct{} // closed by Close, after ops
 	stopped chan struct{} // closed when every writer goroutine returned
 	max     int
 	now     func() time.Time // nil: the database's clock
 	timeout time.Duration
 	channel string // the notification channel
 
+	last atomic.Int64 // how many ops the last batch carried
+
 	// For tests and benchmarks: batches sent (round trips, fallbacks
-	// included), transactions committed and ops they carried.
-	batches, commits, committed atomic.Int64
+	// included), transactions committed, ops they carried, batches sent
+	// by a caller (see lead); hooks called when a caller finds every slot
+	// held and before a slot is released.
+	batches, commits, committed, led atomic.Int64
+	onBusy, onRelease                func()
 }
 
 func newWriter(pool *pgxpool.Pool, o *options, channel string) *writer {
 	return &writer{
 		pool:    pool,
 		ops:     make(chan *op, max(4*o.batch, 1024)),
+		slots:   make(chan struct{}, max(o.writers, 1)),
+		wake:    make(chan struct{}, 1),
+		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		max:     o.batch,
 		now:     o.now,
@@ -72,22 +92,103 @@ func (w *writer) start(n int) {
 	}()
 }
 
+// loop is a writer's goroutine: it sends the ops queued when woken, and
+// every op left once Close closed ops (and quit), then returns.
 func (w *writer) loop() {
 	batch := make([]*op, 0, w.max)
-	for o := range w.ops {
-		batch = w.fill(append(batch[:0], o))
-		// The callers answered last time are runnable, about to queue
-		// their next write: let them, and take it in this batch rather
-		// than in a small one of its own. Stop when the batch is full or
-		// the queue stops growing.
+	for {
+		select {
+		case <-w.wake:
+			batch = w.drain(batch)
+		case <-w.quit:
+			w.drain(batch)
+			return
+		}
+	}
+}
+
+// drain takes a slot, waiting for one, and sends batches until no op is
+// queued.
+func (w *writer) drain(batch []*op) []*op {
+	w.slots <- struct{}{}
+	for {
+		batch = w.gather(batch[:0])
+		if len(batch) == 0 {
+			break
+		}
+		w.run(batch)
+		clear(batch) // drop references to answered ops
+	}
+	w.handOff()
+	return batch
+}
+
+// lead sends one batch of the queued ops from the caller's goroutine if a
+// slot is free, and returns at once otherwise.
+func (w *writer) lead() {
+	select {
+	case w.slots <- struct{}{}:
+	default:
+		if w.onBusy != nil {
+			w.onBusy()
+		}
+		return // a holder takes the op, or sees it queued once done
+	}
+	var buf [8]*op
+	if batch := w.gather(buf[:0]); len(batch) > 0 {
+		w.run(batch)
+		w.led.Add(1)
+	}
+	w.handOff()
+}
+
+// handOff releases a slot. Then it looks at the queue, and wakes a
+// writer's goroutine if an op is waiting there: one queued by a caller
+// that found every slot held is seen here, or its caller took a slot
+// itself.
+func (w *writer) handOff() {
+	if w.onRelease != nil {
+		w.onRelease()
+	}
+	<-w.slots
+	if len(w.ops) > 0 {
+		w.signal()
+	}
+}
+
+// signal wakes a writer's goroutine, unless one is woken already.
+func (w *writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// gather fills batch with the ops queued, up to the cap. When others
+// write too (the batch or the last one holds more than one op), it lets
+// the callers answered by the last batch, runnable and about to queue
+// their next write, queue it, and takes it in this batch rather than in
+// a small one of its own; it stops when the batch is full or the queue
+// stops growing. A lone writer does not yield: no one would queue. When
+// ops are left queued, it wakes a writer's goroutine to send them while
+// this batch is in flight.
+func (w *writer) gather(batch []*op) []*op {
+	batch = w.fill(batch)
+	if len(batch) == 0 {
+		return batch
+	}
+	if len(batch) > 1 || w.last.Load() > 1 {
 		for n := 0; len(batch) < w.max && n != len(batch); {
 			n = len(batch)
 			runtime.Gosched()
 			batch = w.fill(batch)
 		}
-		w.run(batch)
-		clear(batch) // drop references to answered ops
 	}
+	w.last.Store(int64(len(batch)))
+	if len(w.ops) > 0 {
+		w.signal()
+	}
+	return batch
 }
 
 // fill adds to batch the ops queued, up to the cap, without waiting.
