@@ -146,12 +146,21 @@ func (e *Engine) decidedOn(ctx context.Context, runID string, req *journal.Reque
 	if err != nil || len(entries) == 0 {
 		return nil // the request reports it
 	}
-	if run.Status == journal.Paused && strings.Contains(run.Error, ErrOutcomeUnknown.Error()) {
+	if PausedOnUnknownOutcome(run) {
 		return fmt.Errorf("%w: the run paused on the unknown outcome of a step that is not idempotent, which a %s runs again: name the journal entry the decision was made on (AsOf; sagactl --seen)",
 			ErrBadRequest, req.Verb)
 	}
 	req.Seen = entries[len(entries)-1].Seq
 	return nil
+}
+
+// PausedOnUnknownOutcome reports whether run is paused on the unknown
+// outcome of a step that is not idempotent ([ErrOutcomeUnknown]). A
+// resume or a retry of it runs that step again, so it must name the
+// journal entry it was decided on ([AsOf]): [Engine.Resume] and
+// [Engine.RetryStep] refuse it otherwise.
+func PausedOnUnknownOutcome(run journal.Run) bool {
+	return run.Status == journal.Paused && strings.Contains(run.Error, ErrOutcomeUnknown.Error())
 }
 
 // verbResult is a verb's error: nil when the run went where the verb

@@ -89,3 +89,22 @@ func TestRequestBeforeUnknownPauseRefused(t *testing.T) {
 		})
 	}
 }
+
+// PausedOnUnknownOutcome tells a run paused on an unknown outcome from
+// one paused for another reason, and from one that only mentions it.
+func TestPausedOnUnknownOutcome(t *testing.T) {
+	unknown := durable.ErrOutcomeUnknown.Error() + `: step "ship" was running when the process driving the run stopped`
+	for _, tc := range []struct {
+		run  journal.Run
+		want bool
+	}{
+		{journal.Run{Status: journal.Paused, Error: unknown}, true},
+		{journal.Run{Status: journal.Paused, Error: "charge: card declined"}, false},
+		{journal.Run{Status: journal.Running, Error: unknown}, false},
+		{journal.Run{Status: journal.Failed, Error: unknown}, false},
+	} {
+		if got := durable.PausedOnUnknownOutcome(tc.run); got != tc.want {
+			t.Errorf("%s run, error %q: got %v, want %v", tc.run.Status, tc.run.Error, got, tc.want)
+		}
+	}
+}

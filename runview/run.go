@@ -24,6 +24,11 @@ type Run struct {
 	Status      journal.Status `json:"status"`
 	// Error is the error that stopped the run, if any.
 	Error string `json:"error,omitempty"`
+	// OutcomeUnknown: the run is paused on the unknown outcome of a step
+	// that is not idempotent (see durable.PausedOnUnknownOutcome). A
+	// resume or retry runs that step again: a person checks its effect
+	// first, and names the entry the decision was made on (LastSeq).
+	OutcomeUnknown bool `json:"outcome_unknown,omitempty"`
 	// Started is when the run started, on the clock of the process that
 	// started it (its steps' times share that clock).
 	Started time.Time `json:"started"`
@@ -221,7 +226,8 @@ func build(v *durable.View, plan *builder.Plan, sigs []journal.Signal, o Options
 	h, rep := v.Run, v.Report
 	r := &Run{
 		ID: h.ID, Saga: h.Saga, Fingerprint: h.Fingerprint, Status: h.Status, Error: h.Error,
-		Started: rep.Start, Ended: h.Ended, Planned: plan != nil,
+		OutcomeUnknown: durable.PausedOnUnknownOutcome(h),
+		Started:        rep.Start, Ended: h.Ended, Planned: plan != nil,
 	}
 	if h.Status.Unfinished() || h.Status == journal.Waiting {
 		r.Ended = time.Time{} // it ended once, and goes on

@@ -71,6 +71,9 @@ func printRun(w io.Writer, r *runview.Run, entries, color bool) {
 	if r.Error != "" {
 		field("error", oneLine(r.Error))
 	}
+	if r.OutcomeUnknown {
+		field("decide", fmt.Sprintf("check the effect of the step whose outcome is unknown, then resume or retry it with --seen %d", r.LastSeq))
+	}
 	field("started", stamp(r.Started))
 	if !r.Ended.IsZero() {
 		field("ended", stamp(r.Ended))

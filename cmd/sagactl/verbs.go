@@ -151,11 +151,6 @@ and decide anew.
 	return cmd
 }
 
-// outcomeUnknown is the text of durable.ErrOutcomeUnknown, which the
-// error of a run paused on an unknown outcome holds (sagactl does not
-// import the engine; a test checks the two agree).
-const outcomeUnknown = "durable: step outcome unknown"
-
 func capital(s string) string {
 	if s == "" {
 		return s
@@ -184,7 +179,7 @@ func (a *app) request(ctx context.Context, id string, v verb, req journal.Reques
 		// As the engine's verbs: running again a step whose outcome is
 		// unknown must be decided on a journal the person names, and
 		// any other resume is decided on the journal as read here.
-		if r.Status == journal.Paused && strings.Contains(r.Error, outcomeUnknown) {
+		if r.OutcomeUnknown {
 			return 0, fail(exitBadState, "run %s paused on the unknown outcome of a step that is not idempotent, which %s would run again: check the step's effect, then give --seen %d (its newest entry) to say you decided on the run as it stands",
 				id, v.name, r.LastSeq)
 		}
