@@ -98,13 +98,15 @@
 //
 // Over a network, a round trip costs more than the statement. Writing
 // calls (Create, Append, Claim, Acquire, Renew, Release, Request, Signal) queue
-// their operation and wait; a writer goroutine takes every operation
-// queued, up to the batch size ([WithBatchSize], 256), sends their
-// statements as one pgx.Batch — one pipeline, one round trip, one implicit
-// transaction — and answers each caller once the batch has committed. A
-// worker driving 64 runs at once thus commits their steps together, in a
-// few round trips rather than 64. One writer ([WithWriters]) makes the
-// largest batches: while one is in flight, the next fills.
+// their operation; a call that finds a writer free sends the batch from
+// its own goroutine, and otherwise waits for the writers, busy sending,
+// to take it. A writer takes every operation queued, up to the batch size
+// ([WithBatchSize], 256), sends their statements as one pgx.Batch — one
+// pipeline, one round trip, one implicit transaction — and answers each
+// caller once the batch has committed. A worker driving 64 runs at once
+// thus commits their steps together, in a few round trips rather than
+// 64. One writer ([WithWriters]) makes the largest batches: while one is
+// in flight, the next fills.
 //
 // An operation whose check fails writes nothing, so it fails alone and
 // the rest of its batch commits. An error from the server (a text the

@@ -12,13 +12,14 @@
 // the log and the log is on disk, so it survives a crash of the process
 // or of the machine.
 //
-// One writer goroutine owns the only write connection. Writing calls
-// (Create, Append, Claim, Acquire, Renew, Release, Request, Signal,
-// SavePlan) queue their operation and wait; the writer opens a
-// transaction, runs each operation as it takes it from the queue (those
-// queued while it works join the transaction, up to a batch size),
-// commits once the queue is empty, then answers each caller with its own
-// result. Callers that write at the same time thus share one fsync
+// One connection writes. Writing calls (Create, Append, Claim, Acquire,
+// Renew, Release, Request, Signal, SavePlan) queue their operation; a
+// call that finds the connection free runs the transaction on its own
+// goroutine, and otherwise waits for the one that holds it (another call,
+// or the store's writer goroutine). The holder opens a transaction, runs
+// each operation as it takes it from the queue (those queued while it
+// works join the transaction, up to a batch size), commits once the queue
+// is empty, then answers each caller with its own result. Callers that write at the same time thus share one fsync
 // (group commit), and a call that fails its check (a lost lease, an
 // unknown run) fails alone while the rest of its batch commits.
 // Load, List, Signals and LoadPlan read on a separate read-only pool,
