@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sagakit/sagakit/journal"
@@ -41,94 +42,117 @@ type claim struct {
 // and ends the context as the heartbeat would if it does not: a driver
 // asks it just before it calls a step or a compensation, and the
 // context's Err asks it too. The heartbeat
-// is a goroutine; a process frozen past the lease and thawed may run the
+// runs on a timer; a process frozen past the lease and thawed may run the
 // driver before it, and the driver must not act on the lease it lost
 // meanwhile.
 func (e *Engine) heartbeat(ctx context.Context, runID string, granted time.Time) (_ context.Context, stop, hush func(), live func() error) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	done := make(chan struct{})
-	margin := e.ttl / 10
-	var (
-		mu     sync.Mutex // held by a renewal in flight
-		hushed bool
-		vmu    sync.Mutex           // guards valid
-		valid  = granted.Add(e.ttl) // the lease lasts at least until then
-	)
-	expired := func() error {
-		return fmt.Errorf("durable: run %s: lease not renewed before it ends: %w", runID, journal.ErrLeaseLost)
-	}
-	live = func() error {
-		vmu.Lock()
-		giveUp := valid.Add(-margin)
-		vmu.Unlock()
-		if time.Now().Before(giveUp) {
-			return lost(ctx)
-		}
-		err := expired()
-		cancel(err)
-		return lost(ctx)
-	}
-	go func() {
-		every := e.ttl / 3
-		vmu.Lock()
-		next := valid.Add(every - e.ttl)
-		vmu.Unlock()
-		t := time.NewTimer(0)
-		defer t.Stop()
-		for {
-			vmu.Lock()
-			giveUp := valid.Add(-margin)
-			vmu.Unlock()
-			t.Reset(time.Until(earliest(next, giveUp)))
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if !time.Now().Before(giveUp) {
-				cancel(expired())
-				return
-			}
-			mu.Lock()
-			if hushed {
-				mu.Unlock()
-				next = giveUp
-				continue
-			}
-			sent := time.Now()
-			err := e.renewBy(ctx, runID, giveUp)
-			mu.Unlock()
-			switch {
-			case err == nil:
-				vmu.Lock()
-				valid = sent.Add(e.ttl)
-				vmu.Unlock()
-				next = sent.Add(every)
-			case errors.Is(err, journal.ErrLeaseLost):
-				cancel(fmt.Errorf("durable: run %s: %w", runID, err))
-				return
-			default: // the store is unreachable: try again soon, until giveUp
-				next = time.Now().Add(margin)
-			}
-		}
-	}()
+	b := &beat{e: e, runID: runID, ctx: ctx, cancel: cancel, valid: granted.Add(e.ttl), next: granted.Add(e.ttl / 3)}
+	b.mu.Lock()
+	b.t = time.AfterFunc(time.Until(earliest(b.next, b.giveUp())), b.tick)
+	b.mu.Unlock()
 	var once sync.Once
-	stop = func() { once.Do(func() { close(done); cancel(nil) }) }
-	hush = func() {
-		mu.Lock()
-		hushed = true
-		mu.Unlock()
+	stop = func() {
+		once.Do(func() {
+			b.stopped.Store(true)
+			b.t.Stop()
+			cancel(nil)
+		})
 	}
-	return leaseContext{ctx, live}, stop, hush, live
+	return leaseContext{ctx, b.live}, stop, b.hush, b.live
+}
+
+// beat is a heartbeat's state. Its renewals run on a timer's goroutine
+// (time.AfterFunc), one at a time: a run driven for less than a third of
+// the TTL costs no goroutine of its own.
+type beat struct {
+	e       *Engine
+	runID   string
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	stopped atomic.Bool
+
+	mu     sync.Mutex // held by a tick: a renewal in flight
+	t      *time.Timer
+	hushed bool
+	next   time.Time // when to renew next
+
+	vmu   sync.Mutex // guards valid
+	valid time.Time  // the lease lasts at least until then
+}
+
+// giveUp is when the engine gives the run up unless the lease was
+// renewed: a tenth of the TTL before the lease renewed last ends.
+func (b *beat) giveUp() time.Time {
+	b.vmu.Lock()
+	defer b.vmu.Unlock()
+	return b.valid.Add(-b.e.ttl / 10)
+}
+
+func (b *beat) expired() error {
+	return fmt.Errorf("durable: run %s: lease not renewed before it ends: %w", b.runID, journal.ErrLeaseLost)
+}
+
+// live reports whether the lease still holds by the engine's clock, and
+// ends the context if it does not (see heartbeat).
+func (b *beat) live() error {
+	if time.Now().Before(b.giveUp()) {
+		return lost(b.ctx)
+	}
+	b.cancel(b.expired())
+	return lost(b.ctx)
+}
+
+// hush stops the renewals, waiting for one in flight (see heartbeat).
+func (b *beat) hush() {
+	b.mu.Lock()
+	b.hushed = true
+	b.mu.Unlock()
+}
+
+// tick is the timer's: it renews the lease, or ends the context when the
+// time to give the run up has come, and sets the timer for the next
+// renewal (or, hushed, for the give-up time).
+func (b *beat) tick() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped.Load() || b.ctx.Err() != nil {
+		return
+	}
+	giveUp := b.giveUp()
+	if !time.Now().Before(giveUp) {
+		b.cancel(b.expired())
+		return
+	}
+	if b.hushed {
+		b.next = giveUp
+	} else {
+		sent := time.Now()
+		err := b.e.renewBy(b.ctx, b.runID, giveUp)
+		switch {
+		case err == nil:
+			b.vmu.Lock()
+			b.valid = sent.Add(b.e.ttl)
+			b.vmu.Unlock()
+			b.next = sent.Add(b.e.ttl / 3)
+		case errors.Is(err, journal.ErrLeaseLost):
+			b.cancel(fmt.Errorf("durable: run %s: %w", b.runID, err))
+			return
+		default: // the store is unreachable: try again soon, until giveUp
+			b.next = time.Now().Add(b.e.ttl / 10)
+		}
+	}
+	if b.stopped.Load() || b.ctx.Err() != nil {
+		return // stopped meanwhile: a timer set now would only fire for nothing
+	}
+	b.t.Reset(time.Until(earliest(b.next, b.giveUp())))
 }
 
 // leaseContext is a heartbeat's context whose Err asks live first: code
 // that checks the context before it acts, such as the saga runner before
 // each attempt of a fenced run's step or compensation (saga's Fence),
 // learns that the lease lapsed by the engine's own clock even when the
-// heartbeat goroutine has not run since the process was thawed.
+// heartbeat's timer has not fired since the process was thawed.
 type leaseContext struct {
 	context.Context
 	live func() error

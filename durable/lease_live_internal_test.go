@@ -12,7 +12,7 @@ import (
 
 // A driver asks live just before it calls a step: a lease granted longer
 // ago than the TTL (less the margin) no longer holds, whatever the
-// heartbeat goroutine has seen, as when the process was frozen past the
+// heartbeat's timer has seen, as when the process was frozen past the
 // lease; asking ends the heartbeat's context with the lease lost.
 func TestLiveRefusesALapsedLease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -40,7 +40,7 @@ func TestLiveRefusesALapsedLease(t *testing.T) {
 }
 
 // The heartbeat's context reports a lapsed lease when asked, before the
-// heartbeat goroutine has run: the saga runner asks it before each
+// heartbeat's timer has fired: the saga runner asks it before each
 // attempt of a step or a compensation.
 func TestLeaseContextErrChecksTheClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
