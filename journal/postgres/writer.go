@@ -233,13 +233,28 @@ func (w *writer) run(batch []*op) {
 			errs[i] = cmp.Or(err, one[0])
 		}
 	default:
+		// The write the batch failed at gets the error; the others say
+		// so, naming their own run rather than that write's.
+		at := slices.IndexFunc(errs, func(e error) bool { return e != nil && !expected(e) })
 		for i := range errs {
-			errs[i] = err
+			if at < 0 || i == at {
+				errs[i] = err
+			} else {
+				errs[i] = fmt.Errorf("postgres: %s: the batch it went in failed at another write: %w", live[i].what(), err)
+			}
 		}
 	}
 	for i, o := range live {
 		o.done <- errs[i]
 	}
+}
+
+// what names the write an op makes, for an error.
+func (o *op) what() string {
+	if o.run == "" {
+		return "claim"
+	}
+	return fmt.Sprintf("write of run %q", o.run)
 }
 
 // lazySQL makes a batch whose ops are all lazy (releases) commit without

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -251,4 +252,45 @@ func TestOddText(t *testing.T) {
 	}
 	is.Equal(es[0].Note, want)
 	is.Equal(es[2].Note, want)
+}
+
+// TestBatchFailureNamesEachWrite: when a batch fails in a way that leaves
+// its outcome unknown (here its time runs out while one of its writes
+// waits for a row another transaction locked), each write's error names
+// its own run, and says which write the batch failed at.
+func TestBatchFailureNamesEachWrite(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := context.Background()
+	schema := newSchema(t)
+	s, err := postgres.New(ctx, sharedPool(t), postgres.WithSchema(schema), postgres.WithWriters(1),
+		postgres.WithWriteTimeout(300*time.Millisecond))
+	is.NoErr(err)
+	t.Cleanup(func() { _ = s.Close() })
+	createRuns(t, s, 2, "w1")
+
+	lock, err := sharedPool(t).Begin(ctx)
+	is.NoErr(err)
+	defer func() { _ = lock.Rollback(ctx) }()
+	_, err = lock.Exec(ctx, `SELECT 1 FROM `+schema+`.runs WHERE id = 'run-0' FOR UPDATE`)
+	is.NoErr(err)
+
+	resume := s.Stall()
+	errs := make([]chan error, 2)
+	for i := range errs {
+		errs[i] = make(chan error, 1)
+		go func() {
+			errs[i] <- s.Append(ctx, fmt.Sprintf("run-%d", i), "w1", journal.Update{}, journal.Entry{Kind: journal.StepStarted, Step: "a"})
+		}()
+	}
+	s.AwaitQueued(2)
+	resume()
+	blocked, other := <-errs[0], <-errs[1]
+	is.True(blocked != nil && other != nil) // the batch failed as a whole
+	is.True(strings.Contains(blocked.Error(), `"run-0"`))
+	is.True(strings.Contains(blocked.Error(), "unknown"))
+	is.True(strings.Contains(other.Error(), `"run-1"`)) // its own run
+	is.True(strings.Contains(other.Error(), "unknown"))
+	t.Logf("the blocked write: %v", blocked)
+	t.Logf("the other write: %v", other)
 }
