@@ -186,7 +186,9 @@
 // reads; version 3, the plans table; version 4, the runs' lease tokens
 // (0 for the runs already there, as for a run created without a lease,
 // so that drivers already holding a lease go on writing, without a
-// token, until it ends). A store opening a schema written by a newer
+// token, until it ends); version 5 leaves 30% of the runs table's new
+// pages free, so that the update of a run's row at each step is a HOT
+// one (no index entries written). A store opening a schema written by a newer
 // version of this package fails with an error saying so rather than
 // guess. A role that may not create schemas can open one that is up to
 // date. The store needs PostgreSQL 14 or newer.

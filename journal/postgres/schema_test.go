@@ -85,8 +85,7 @@ func TestMigrateLeaseTokens(t *testing.T) {
 	s, err := postgres.New(ctx, p, postgres.WithSchema(schema))
 	is.NoErr(err)
 	defer s.Close()
-	is.Equal(postgres.SchemaVersion, 4)
-	is.Equal(query[int](t, `SELECT max(version) FROM `+pgx.Identifier{schema, "sagakit_migrations"}.Sanitize()), 4)
+	is.Equal(query[int](t, `SELECT max(version) FROM `+pgx.Identifier{schema, "sagakit_migrations"}.Sanitize()), postgres.SchemaVersion)
 	runs, err := s.List(ctx, journal.Filter{})
 	is.NoErr(err)
 	is.Equal(len(runs), 2)
@@ -187,4 +186,17 @@ func TestBadSchemaName(t *testing.T) {
 			t.Errorf("schema %q: got %v, want a bad schema name error", name, err)
 		}
 	}
+}
+
+// The runs table leaves room in its pages for the new version of a row a
+// step updates (schema version 5), so that the update is a HOT one.
+func TestRunsLeaveRoomForUpdates(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	schema := newSchema(t)
+	s, err := postgres.New(t.Context(), sharedPool(t), postgres.WithSchema(schema))
+	is.NoErr(err)
+	defer s.Close()
+	opts := query[[]string](t, `SELECT reloptions FROM pg_class WHERE oid = $1::regclass`, pgx.Identifier{schema, "runs"}.Sanitize())
+	is.Equal(opts, []string{"fillfactor=70"})
 }
