@@ -39,9 +39,10 @@ import (
 // one transaction each, so that only the failing op fails.
 
 // An op is one queued write. fn runs inside a transaction, on the
-// goroutine that holds the writer's token; now is the op's time in Unix nanoseconds, read when it
-// runs, once the transaction holds the write lock. fn may run twice (see
-// above), so it must set its results, not add to them.
+// goroutine that holds the writer's token; now is the op's time in Unix
+// nanoseconds, read when it runs, once the transaction holds the write
+// lock. fn may run twice (see above), so it must set its results, not add
+// to them.
 type op struct {
 	fn    func(w *writer, now int64) error
 	done  chan error // buffered: the writer never blocks on it
