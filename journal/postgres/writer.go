@@ -57,6 +57,13 @@ type writer struct {
 
 	last atomic.Int64 // how many ops the last batch carried
 
+	// The runs whose writes the last batch committed and whose drivers
+	// go on (see linger), and how long a batch takes (a moving average,
+	// in nanoseconds).
+	emu       sync.Mutex
+	expect    map[string]struct{}
+	batchTime atomic.Int64
+
 	// For tests and benchmarks: batches sent (round trips, fallbacks
 	// included), transactions committed, ops they carried, batches sent
 	// by a caller (see lead); hooks called when a caller finds every slot
@@ -70,6 +77,7 @@ func newWriter(pool *pgxpool.Pool, o *options, channel string) *writer {
 		pool:    pool,
 		ops:     make(chan *op, max(4*o.batch, 1024)),
 		slots:   make(chan struct{}, max(o.writers, 1)),
+		expect:  make(map[string]struct{}),
 		wake:    make(chan struct{}, 1),
 		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -183,12 +191,66 @@ func (w *writer) gather(batch []*op) []*op {
 			runtime.Gosched()
 			batch = w.fill(batch)
 		}
+		batch = w.linger(batch)
 	}
 	w.last.Store(int64(len(batch)))
 	if len(w.ops) > 0 {
 		w.signal()
 	}
 	return batch
+}
+
+// linger waits for the next write of each run whose write the last
+// batch committed (and which did not end there), for up to half as long
+// as a batch takes. Without it, the runs of a worker split into two
+// groups that take turns, one group's batch in flight while the other's
+// fills, and every batch carries half of them; with it, they share one
+// batch, and one commit.
+func (w *writer) linger(batch []*op) []*op {
+	w.emu.Lock()
+	missing := len(w.expect)
+	for _, o := range batch {
+		if _, ok := w.expect[o.run]; ok {
+			missing--
+		}
+	}
+	w.emu.Unlock()
+	d := time.Duration(w.batchTime.Load()) / 2
+	if missing <= 0 || len(batch) >= w.max || d <= 0 {
+		return batch
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for missing > 0 && len(batch) < w.max {
+		select {
+		case o, ok := <-w.ops:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, o)
+			w.emu.Lock()
+			if _, ok := w.expect[o.run]; ok {
+				missing--
+			}
+			w.emu.Unlock()
+		case <-t.C:
+			return batch
+		}
+	}
+	return batch
+}
+
+// expectNext records the runs of ops, just committed, whose drivers go
+// on writing (see linger).
+func (w *writer) expectNext(ops []*op, errs []error) {
+	w.emu.Lock()
+	defer w.emu.Unlock()
+	clear(w.expect)
+	for i, o := range ops {
+		if o.run != "" && !o.wakes && errs[i] == nil {
+			w.expect[o.run] = struct{}{}
+		}
+	}
 }
 
 // fill adds to batch the ops queued, up to the cap, without waiting.
@@ -223,7 +285,13 @@ func (w *writer) run(batch []*op) {
 	// same order and never wait for each other in a cycle. The callers of
 	// a batch wait for it together: its order is theirs to choose.
 	slices.SortStableFunc(live, func(a, b *op) int { return strings.Compare(a.run, b.run) })
+	start := time.Now()
 	errs, err := w.send(live)
+	if bt := w.batchTime.Load(); bt == 0 {
+		w.batchTime.Store(int64(time.Since(start)))
+	} else {
+		w.batchTime.Store(bt + (int64(time.Since(start))-bt)/8)
+	}
 	switch {
 	case err == nil:
 	case rolledBack(err) && len(live) > 1:
@@ -244,6 +312,7 @@ func (w *writer) run(batch []*op) {
 			}
 		}
 	}
+	w.expectNext(live, errs)
 	for i, o := range live {
 		o.done <- errs[i]
 	}
