@@ -188,10 +188,18 @@
 // so that drivers already holding a lease go on writing, without a
 // token, until it ends); version 5 leaves 30% of the runs table's new
 // pages free, so that the update of a run's row at each step is a HOT
-// one (no index entries written). A store opening a schema written by a newer
-// version of this package fails with an error saying so rather than
-// guess. A role that may not create schemas can open one that is up to
-// date. The store needs PostgreSQL 14 or newer.
+// one (no index entries written).
+//
+// Each version is recorded with the oldest code version that works on
+// it: its own, unless the migration leaves code that does not know it
+// working (version 5, a storage parameter, leaves version 4's). So,
+// during a rolling upgrade, a worker opens a schema that a newer one
+// migrated when every version it does not know allows it, and migrates
+// nothing; otherwise it fails with an error saying to upgrade rather
+// than guess. (Releases made before this rule read only the version:
+// they refuse every newer schema.) A role that may not create schemas
+// can open one that is up to date. The store needs PostgreSQL 14 or
+// newer.
 //
 // # Connecting
 //

@@ -21,9 +21,10 @@ type options struct {
 }
 
 // WithoutMigration opens only a schema that exists and is this code's
-// version: the store then creates and migrates nothing, and Open fails
-// with a clear error on anything else (no such schema, an older or newer
-// version). Operator tools open journals so, so that a mistyped schema
+// version, or a newer one that this code works on: the store then
+// creates and migrates nothing, and Open fails with a clear error on
+// anything else (no such schema, an older version, a newer one that
+// needs newer code). Operator tools open journals so, so that a mistyped schema
 // name is not created.
 func WithoutMigration() Option {
 	return func(o *options) { o.noMigrate = true }

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -109,25 +110,94 @@ func TestMigrateLeaseTokens(t *testing.T) {
 	is.Equal(len(es), 1)
 }
 
+// TestNewerSchemaRefused: a schema migrated by newer code to a version
+// that needs it is refused, with and without migration, with an error
+// saying to upgrade. A version recorded without what it needs (by hand,
+// say) needs itself.
 func TestNewerSchemaRefused(t *testing.T) {
 	t.Parallel()
+	for name, insert := range map[string]string{
+		"needs itself":     `(version, min_code_version) VALUES ($1, $1)`,
+		"needs no less":    `(version, min_code_version) VALUES ($1, $1 - 1), ($1 + 1, $1)`,
+		"recorded without": `(version) VALUES ($1)`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			is := is.New(t)
+			schema := migratedSchema(t)
+			_, err := sharedPool(t).Exec(t.Context(),
+				`INSERT INTO `+pgx.Identifier{schema, "sagakit_migrations"}.Sanitize()+` `+insert, postgres.SchemaVersion+1)
+			is.NoErr(err)
+
+			_, err = postgres.Open(t.Context(), testDSN(t), postgres.WithSchema(schema))
+			if err == nil || !strings.Contains(err.Error(), "newer than this code knows") {
+				t.Fatalf("Open on a newer schema: got %v, want an error saying it is newer", err)
+			}
+			_, err = postgres.New(t.Context(), sharedPool(t), postgres.WithSchema(schema), postgres.WithoutMigration())
+			if err == nil || !strings.Contains(err.Error(), "upgrade sagakit") {
+				t.Fatalf("New without migration on a newer schema: got %v, want an error saying to upgrade", err)
+			}
+		})
+	}
+}
+
+// TestNewerCompatibleSchemaOpens: during a rolling upgrade, a worker of
+// this version opens a schema that newer code migrated when the versions
+// it does not know let it (min_code_version), with and without
+// migration, and works on it; it migrates nothing.
+func TestNewerCompatibleSchemaOpens(t *testing.T) {
+	t.Parallel()
 	is := is.New(t)
-	schema := newSchema(t)
-	s, err := postgres.Open(t.Context(), testDSN(t), postgres.WithSchema(schema))
-	is.NoErr(err)
-	is.NoErr(s.Close())
-	_, err = sharedPool(t).Exec(t.Context(),
-		`INSERT INTO `+pgx.Identifier{schema, "sagakit_migrations"}.Sanitize()+` (version) VALUES ($1)`, postgres.SchemaVersion+1)
+	ctx := t.Context()
+	schema := migratedSchema(t)
+	table := pgx.Identifier{schema, "sagakit_migrations"}.Sanitize()
+	_, err := sharedPool(t).Exec(ctx, `INSERT INTO `+table+` (version, min_code_version) VALUES ($1, $2), ($1 + 1, $2)`,
+		postgres.SchemaVersion+1, postgres.SchemaVersion)
 	is.NoErr(err)
 
-	_, err = postgres.Open(t.Context(), testDSN(t), postgres.WithSchema(schema))
-	if err == nil || !strings.Contains(err.Error(), "newer than this code knows") {
-		t.Fatalf("Open on a newer schema: got %v, want an error saying it is newer", err)
+	for _, opts := range [][]postgres.Option{{postgres.WithSchema(schema)}, {postgres.WithSchema(schema), postgres.WithoutMigration()}} {
+		s, err := postgres.Open(ctx, testDSN(t), opts...)
+		is.NoErr(err)
+		id := "r" + strconv.Itoa(len(opts))
+		is.NoErr(s.Create(ctx, journal.Run{ID: id, Saga: "order", Fingerprint: "fp", Status: journal.Pending}))
+		got, _, err := s.Load(ctx, id)
+		is.NoErr(err)
+		is.Equal(got.Status, journal.Pending)
+		is.NoErr(s.Close())
 	}
-	_, err = postgres.New(t.Context(), sharedPool(t), postgres.WithSchema(schema))
-	if err == nil || !strings.Contains(err.Error(), "upgrade sagakit") {
-		t.Fatalf("New on a newer schema: got %v, want an error saying it is newer", err)
+	is.Equal(query[int](t, `SELECT max(version) FROM `+table), postgres.SchemaVersion+2)
+	is.Equal(query[int](t, `SELECT count(*) FROM `+table), postgres.SchemaVersion+2)
+}
+
+// TestMigrationsRecordWhatTheyNeed: each version is recorded with the
+// oldest code version that works on it, which is never newer than the
+// version itself.
+func TestMigrationsRecordWhatTheyNeed(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	schema := migratedSchema(t)
+	needs := query[[]int32](t, `SELECT array_agg(min_code_version ORDER BY version) FROM `+
+		pgx.Identifier{schema, "sagakit_migrations"}.Sanitize())
+	is.Equal(len(needs), postgres.SchemaVersion)
+	for i, n := range needs {
+		is.True(n >= 1 && int(n) <= i+1) // version i+1 needs code of version 1 to i+1
 	}
+	is.Equal(needs[4], int32(4)) // a storage parameter: code of version 4 works on version 5
+}
+
+// migratedSchema returns a new schema that a store of this version
+// created and closed.
+func migratedSchema(t *testing.T) string {
+	t.Helper()
+	schema := newSchema(t)
+	s, err := postgres.Open(t.Context(), testDSN(t), postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return schema
 }
 
 // TestConcurrentOpens: workers starting at once on a new schema all

@@ -50,7 +50,9 @@ var (
 // Open fails, rather than hang, if the server cannot be reached within
 // the connect timeout (see [WithConnectTimeout]) or refuses the
 // credentials; its errors name the DSN with its password masked. It
-// fails too if the schema was written by a newer version of this package.
+// fails too if the schema was migrated by a newer version of this
+// package to a version that this one cannot work on (see the package
+// documentation, "Schema and migrations").
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	o, err := buildOptions(opts)
 	if err != nil {
