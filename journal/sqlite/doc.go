@@ -62,9 +62,16 @@
 // The store creates and migrates its schema itself, recording the version
 // in PRAGMA user_version. A file of an older version is migrated in
 // place, its runs kept (version 4 added the plans table, version 5 the
-// lease token, 0 for the runs it finds). Opening a file
-// written by a newer version of this package fails with an error saying
-// so, rather than guessing.
+// lease token, 0 for the runs it finds).
+//
+// Each version is recorded, in the sagakit_versions table, with the
+// oldest code version that works on it: its own, unless the migration
+// leaves code that does not know it working. A process of an older
+// version (a worker not yet restarted, an older sagactl) opens a file
+// that newer code migrated when every version it does not know allows
+// it, and migrates nothing; otherwise Open fails with an error saying to
+// upgrade, rather than guess. (Releases made before this rule read only
+// the version: they refuse every newer file.)
 //
 // # Several processes
 //

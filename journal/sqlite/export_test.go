@@ -47,7 +47,7 @@ func (s *Store) AwaitQueued(n int) {
 }
 
 // Migration returns the SQL of migration i (to schema version i+1).
-func Migration(i int) string { return migrations[i] }
+func Migration(i int) string { return migrations[i].sql }
 
 // ClaimSQL is Claim's query.
 const ClaimSQL = claimSQL

@@ -25,10 +25,12 @@ func buildOptions(opts []Option) options {
 }
 
 // WithoutMigration opens only a journal that exists and whose schema is
-// this code's: [Open] then creates no file, migrates nothing and writes
-// nothing before it has checked, and fails with a clear error on
-// anything else (a missing file, a file that is not a journal, an older
-// schema). Operator tools open journals so.
+// this code's, or a newer one this code works on (see the package
+// documentation, "Schema"): [Open] then creates no file, migrates
+// nothing and writes nothing before it has checked, and fails with a
+// clear error on anything else (a missing file, a file that is not a
+// journal, an older schema, a newer one that needs newer code).
+// Operator tools open journals so.
 func WithoutMigration() Option {
 	return func(o *options) { o.noMigrate = true }
 }

@@ -115,15 +115,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 // TestClaimPlan checks that Claim's query finds its runs through the
 // claim indexes, not by scanning every run.
 func TestClaimPlan(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "journal.db")
-	if err := open(t, path).Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	_, db := rawJournal(t)
 	rows, err := db.Query("EXPLAIN QUERY PLAN "+sqlite.ClaimSQL, "w", 1, 2, 10)
 	if err != nil {
 		t.Fatal(err)

@@ -36,7 +36,8 @@ var (
 
 // Open opens the SQLite database at path, creating the file if needed,
 // and brings its schema up to date. It fails if the file's schema is
-// newer than this package knows. The path is a file name (":memory:"
+// newer than this package knows and needs newer code (see the package
+// documentation, "Schema"). The path is a file name (":memory:"
 // and names with '?' are refused: the store opens several connections).
 //
 // Several goroutines or processes may open the same file at once, new or
