@@ -70,7 +70,7 @@ func Await[T any](ctx context.Context, event string, timeout time.Duration) (T, 
 // [saga.ErrSuspended]), the run waits holding nothing, and the step runs
 // again from its beginning once d has passed; then Sleep returns nil at
 // once. A timer that falls due while no worker runs fires when one
-// starts.
+// starts. Sleep for no time (d <= 0) returns nil at once.
 func Sleep(ctx context.Context, d time.Duration) error {
 	w := waitsFrom(ctx)
 	if w == nil {
