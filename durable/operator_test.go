@@ -195,3 +195,26 @@ func refundSaga(c *calls, down *bool) *saga.Saga[Order] {
 		Step("ship", func(context.Context, *Order) error { return errShip }, nil).
 		Build()
 }
+
+// A resolve whose write fails says so, and the run stays as it was:
+// paused, its request recorded for the next worker.
+func TestResolveReportsAFailedWrite(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	store := journal.NewMemory()
+	e := durable.NewEngine(store)
+	d, err := durable.Register(e, saga.New[Order]().Name("order").
+		Step("ship", func(context.Context, *Order) error { return errShip }, nil).
+		Build(), durable.PauseOnFailure())
+	is.NoErr(err)
+	_, err = d.Run(saga.WithRunID(ctx, "run-r"), &Order{})
+	is.True(errors.Is(err, errShip))
+
+	broken := durable.NewEngine(crashAfter(store, 0)) // every journal write fails
+	err = broken.Resolve(ctx, "run-r", "refunded by hand")
+	is.True(errors.Is(err, errCrash))
+	is.True(errors.Is(err, durable.ErrJournal))
+	run := mustLoad(t, store, "run-r")
+	is.Equal(run.Status, journal.Paused)
+	is.Equal(run.Request.Verb, journal.Resolve)
+}

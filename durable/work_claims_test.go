@@ -146,5 +146,6 @@ func TestWorkLogsAFailedClaim(t *testing.T) {
 		is.True(len(store.claims()) >= 2)                     // the failed claim, then the poll's
 		is.Equal(strings.Count(logs.String(), "msg=claim"), 1) // once, for the failure
 		is.True(strings.Contains(logs.String(), errClaim.Error()))
+		is.Equal(strings.Count(logs.String(), "level=ERROR"), 1) // the run, driven, is not an error
 	})
 }
