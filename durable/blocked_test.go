@@ -138,3 +138,32 @@ func TestBlockedRunResumedThenCrashed(t *testing.T) {
 	is.Equal(n, 1)
 	is.Equal(mustLoad(t, store, "run-c").Status, journal.Succeeded)
 }
+
+// A run set aside reports why; one that could not be set aside (its
+// write failed) says so too, and stays as it was for another worker.
+func TestSetAsideReportsItsWrite(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	clk := newClock()
+	store := journal.NewMemory(journal.WithClock(clk.now))
+	for _, id := range []string{"ghost-1", "ghost-2"} {
+		is.NoErr(store.Create(ctx, journal.Run{ID: id, Saga: "ghost", Status: journal.Running, State: []byte(`{}`)},
+			journal.Entry{Kind: journal.RunStarted}))
+	}
+
+	broken := durable.NewEngine(crashAfter(store, 0), durable.WithOwner("broken"), durable.WithLeaseTTL(ttl), durable.WithConcurrency(1))
+	n, err := broken.Recover(ctx, 1)
+	is.Equal(n, 1)
+	is.True(errors.Is(err, durable.ErrUnknownSaga))
+	is.True(errors.Is(err, errCrash))
+	is.True(strings.Contains(err.Error(), "could not be set aside"))
+	is.Equal(mustLoad(t, store, "ghost-1").Status, journal.Running) // as it was
+
+	clk.advance(2 * ttl)
+	worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl), durable.WithConcurrency(1))
+	n, err = worker.Recover(ctx, 1)
+	is.Equal(n, 1)
+	is.True(errors.Is(err, durable.ErrUnknownSaga))
+	is.True(!strings.Contains(err.Error(), "could not be set aside"))
+	is.Equal(mustLoad(t, store, "ghost-1").Status, journal.Blocked)
+}
