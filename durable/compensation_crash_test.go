@@ -1,0 +1,103 @@
+package durable_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/sagakit/sagakit/durable"
+	"github.com/sagakit/sagakit/journal"
+	"github.com/sagakit/sagakit/saga"
+)
+
+// dyingAt wraps a store and dies at the first Append that journals an
+// entry at matches: that write and every call after it fail, as in a
+// process that died there.
+type dyingAt struct {
+	journal.Store
+	at   func(journal.Entry) bool
+	dead atomic.Bool
+}
+
+func (s *dyingAt) Append(ctx context.Context, runID, owner string, u journal.Update, entries ...journal.Entry) error {
+	for _, e := range entries {
+		if s.at(e) {
+			s.dead.Store(true)
+		}
+	}
+	if s.dead.Load() {
+		return errCrash
+	}
+	return s.Store.Append(ctx, runID, owner, u, entries...)
+}
+
+func (s *dyingAt) Renew(ctx context.Context, runID, owner string, ttl time.Duration) error {
+	if s.dead.Load() {
+		return errCrash
+	}
+	return s.Store.Renew(ctx, runID, owner, ttl)
+}
+
+func (s *dyingAt) Release(ctx context.Context, runID, owner string) error {
+	if s.dead.Load() {
+		return errCrash
+	}
+	return s.Store.Release(ctx, runID, owner)
+}
+
+// A process that dies while compensating, after a compensation failed for
+// good, leaves the run compensating; the worker that recovers it tries
+// that compensation again with the others, so that the run ends
+// compensated once the service is back, not compensation-failed for a
+// failure seen before the crash.
+func TestCrashAfterAFailedCompensationRetriesIt(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	clk := newClock()
+	store := journal.NewMemory(journal.WithClock(clk.now))
+	var c calls
+	down := true
+	undo := func(name string) func(context.Context, *Order) error {
+		return func(context.Context, *Order) error {
+			c.inc("undo " + name)
+			if name == "c" && down {
+				return errors.New("c's service down")
+			}
+			return nil
+		}
+	}
+	ok := func(context.Context, *Order) error { return nil }
+	sg := saga.New[Order]().Name("four").WithCompensationRetry(retryOnce).
+		Step("a", ok, undo("a")).Step("b", ok, undo("b")).Step("c", ok, undo("c")).
+		Step("d", func(context.Context, *Order) error { return errShip }, nil).
+		Build()
+
+	dying := &dyingAt{Store: store, at: func(e journal.Entry) bool { return e.Kind == journal.CompStarted && e.Step == "a" }}
+	dead := durable.NewEngine(dying, durable.WithOwner("dead"), durable.WithLeaseTTL(ttl))
+	d, err := durable.Register(dead, sg)
+	is.NoErr(err)
+	_, err = d.Run(saga.WithRunID(ctx, "run-4"), &Order{})
+	is.True(errors.Is(err, errCrash))
+	is.Equal(mustLoad(t, store, "run-4").Status, journal.Compensating)
+	is.Equal(c.get("undo c"), 1) // failed for good before the crash, and journaled so
+	is.Equal(c.get("undo b"), 1)
+	_, entries, err := store.Load(ctx, "run-4")
+	is.NoErr(err)
+	is.True(containsKind(entries, journal.CompFailed))
+
+	down = false
+	clk.advance(2 * ttl)
+	worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
+	_, _ = durable.Register(worker, sg)
+	n, err := worker.Recover(ctx, 0)
+	is.Equal(n, 1)
+	is.NoErr(err) // the saga's own outcome, journaled, is not a failure to drive it
+	is.Equal(mustLoad(t, store, "run-4").Status, journal.Compensated)
+	is.Equal(c.get("undo c"), 2)
+	is.Equal(c.get("undo b"), 2) // its end went with the write that died: at least once
+	is.Equal(c.get("undo a"), 1)
+}
