@@ -92,6 +92,26 @@ func TestRecoverCompensatesUnknownStep(t *testing.T) {
 	is.Equal(c.get("ship"), 0)
 }
 
+// The first step, too: its outcome unknown and not idempotent, it is
+// compensated, never run again (the run's first step is where its
+// journal begins).
+func TestRecoverCompensatesUnknownFirstStep(t *testing.T) {
+	is := is.New(t)
+	var clk sagatest.Clock
+	store := journal.NewMemory(journal.WithClock(clk.Now))
+	var c calls
+	crashAt(t, sagatest.NewCrashingStore(store).CrashBefore(journal.StepSucceeded, "reserve"), orderSaga(&c), &Order{})
+
+	worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
+	_, _ = durable.Register(worker, orderSaga(&c))
+	is.Equal(sagatest.Recover(t, worker, &clk), 1)
+	run, _, _ := store.Load(context.Background(), "run-c")
+	is.Equal(run.Status, journal.Compensated)
+	is.Equal(c.get("reserve"), 1) // not run again
+	is.Equal(c.get("undo reserve"), 1)
+	is.Equal(c.get("charge"), 0)
+}
+
 func TestCompensateAfterCrashPolicy(t *testing.T) {
 	is := is.New(t)
 	var clk sagatest.Clock
