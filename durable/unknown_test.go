@@ -63,6 +63,37 @@ func TestUnknownPivotPauses(t *testing.T) {
 	is.Equal(c.get("undo reserve"), 0)
 }
 
+// A pivot that is the run's first step (charge, then retriable steps)
+// pauses too when its outcome is unknown: it is neither compensated nor
+// run again.
+func TestUnknownFirstStepPivotPauses(t *testing.T) {
+	is := is.New(t)
+	var c calls
+	step := func(name string) func(context.Context, *Order) error {
+		return func(context.Context, *Order) error { c.inc(name); return nil }
+	}
+	sg := saga.New[Order]().Name("order").
+		Step("charge", step("charge"), step("undo charge"), saga.Pivot()).
+		Step("ship", step("ship"), nil, saga.Retriable()).
+		Build()
+	clk := newClock()
+	store := journal.NewMemory(journal.WithClock(clk.now))
+	crashRun(t, store, sg, 0, &Order{}) // charge's end is lost
+	worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
+	_, err := durable.Register(worker, sg)
+	is.NoErr(err)
+	clk.advance(2 * ttl)
+	n, err := worker.Recover(context.Background(), 0)
+	is.NoErr(err)
+	is.Equal(n, 1)
+	run := mustLoad(t, store, "run-c")
+	is.Equal(run.Status, journal.Paused)
+	is.True(strings.Contains(run.Error, `"charge"`))
+	is.Equal(c.get("charge"), 1)
+	is.Equal(c.get("undo charge"), 0)
+	is.Equal(c.get("ship"), 0)
+}
+
 // Under CompensateAfterCrash, a pivot whose outcome is unknown and that
 // has a compensation is compensated, with everything before it.
 func TestUnknownPivotCompensated(t *testing.T) {
