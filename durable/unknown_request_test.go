@@ -10,6 +10,7 @@ import (
 
 	"github.com/sagakit/sagakit/durable"
 	"github.com/sagakit/sagakit/journal"
+	"github.com/sagakit/sagakit/saga"
 	"github.com/sagakit/sagakit/sagatest"
 )
 
@@ -38,56 +39,65 @@ func (s *requestBeforePause) Append(ctx context.Context, runID, owner string, u 
 // the step again under its key, on a decision made before its outcome
 // was in question. The request is refused, the refusal journaled with
 // why, and the run stays paused for a decision made after the pause.
+// The step is the run's second, or its first.
 func TestRequestBeforeUnknownPauseRefused(t *testing.T) {
-	for _, verb := range []journal.Verb{journal.Resume, journal.RetryStep} {
-		t.Run(string(verb), func(t *testing.T) {
-			is := is.New(t)
-			ctx := context.Background()
-			var clk sagatest.Clock
-			mem := journal.NewMemory(journal.WithClock(clk.Now))
-			var c calls
-			// charge (not idempotent) runs, and its end is lost.
-			crashAt(t, sagatest.NewCrashingStore(mem).CrashBefore(journal.StepSucceeded, "charge"), pivotSaga(&c, true), &Order{})
-
-			store := &requestBeforePause{Store: mem, req: journal.Request{Verb: verb, Step: "charge", Note: "looks stuck"}}
-			worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
-			_, err := durable.Register(worker, pivotSaga(&c, true))
-			is.NoErr(err)
-			clk.Advance(2 * ttl)            // the dead engine's lease has expired
-			_, err = worker.Recover(ctx, 0) // pauses the run; the request lands first
-			is.NoErr(err)
-			is.True(store.made)
-			_, err = worker.Recover(ctx, 0) // the pending request is taken up
-			is.True(errors.Is(err, durable.ErrBadRequest))
-
-			run, entries, err := mem.Load(ctx, "run-c")
-			is.NoErr(err)
-			is.Equal(run.Status, journal.Paused)
-			is.Equal(run.Request, journal.Request{}) // refused, not left pending
-			is.Equal(c.get("charge"), 1)             // not run again under its key
-			is.Equal(c.get("ship"), 0)
-			last := entries[len(entries)-1]
-			is.Equal(last.Kind, journal.RequestCarriedOut)
-			is.True(strings.HasPrefix(last.Note, "refused: ")) // with why
-			is.True(strings.Contains(last.Note, "before"))
-
-			// A request made now, after the pause, that names no entry
-			// (decided, say, on the run as it ran) is refused too.
-			_, err = worker.Resume(ctx, "run-c", "looks stuck")
-			is.True(errors.Is(err, durable.ErrBadRequest))
-			is.Equal(c.get("charge"), 1)
-
-			// One decided on the journal as it stands is carried out.
-			_, entries, err = mem.Load(ctx, "run-c")
-			is.NoErr(err)
-			_, err = worker.Resume(ctx, "run-c", "checked: the bank has no charge", durable.AsOf(entries[len(entries)-1].Seq))
-			is.NoErr(err)
-			run, _, err = mem.Load(ctx, "run-c")
-			is.NoErr(err)
-			is.Equal(run.Status, journal.Succeeded)
-			is.Equal(c.get("charge"), 2)
-		})
+	sagas := map[string]func(*calls) *saga.Saga[Order]{
+		"second": func(c *calls) *saga.Saga[Order] { return pivotSaga(c, true) },
+		"first":  chargeFirstSaga,
 	}
+	for _, verb := range []journal.Verb{journal.Resume, journal.RetryStep} {
+		for at, sg := range sagas {
+			t.Run(string(verb)+"/"+at, func(t *testing.T) { testRequestBeforeUnknownPause(t, verb, sg) })
+		}
+	}
+}
+
+func testRequestBeforeUnknownPause(t *testing.T, verb journal.Verb, sg func(*calls) *saga.Saga[Order]) {
+	is := is.New(t)
+	ctx := context.Background()
+	var clk sagatest.Clock
+	mem := journal.NewMemory(journal.WithClock(clk.Now))
+	var c calls
+	// charge (not idempotent) runs, and its end is lost.
+	crashAt(t, sagatest.NewCrashingStore(mem).CrashBefore(journal.StepSucceeded, "charge"), sg(&c), &Order{})
+
+	store := &requestBeforePause{Store: mem, req: journal.Request{Verb: verb, Step: "charge", Note: "looks stuck"}}
+	worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
+	_, err := durable.Register(worker, sg(&c))
+	is.NoErr(err)
+	clk.Advance(2 * ttl)            // the dead engine's lease has expired
+	_, err = worker.Recover(ctx, 0) // pauses the run; the request lands first
+	is.NoErr(err)
+	is.True(store.made)
+	_, err = worker.Recover(ctx, 0) // the pending request is taken up
+	is.True(errors.Is(err, durable.ErrBadRequest))
+
+	run, entries, err := mem.Load(ctx, "run-c")
+	is.NoErr(err)
+	is.Equal(run.Status, journal.Paused)
+	is.Equal(run.Request, journal.Request{}) // refused, not left pending
+	is.Equal(c.get("charge"), 1)             // not run again under its key
+	is.Equal(c.get("ship"), 0)
+	last := entries[len(entries)-1]
+	is.Equal(last.Kind, journal.RequestCarriedOut)
+	is.True(strings.HasPrefix(last.Note, "refused: ")) // with why
+	is.True(strings.Contains(last.Note, "before"))
+
+	// A request made now, after the pause, that names no entry
+	// (decided, say, on the run as it ran) is refused too.
+	_, err = worker.Resume(ctx, "run-c", "looks stuck")
+	is.True(errors.Is(err, durable.ErrBadRequest))
+	is.Equal(c.get("charge"), 1)
+
+	// One decided on the journal as it stands is carried out.
+	_, entries, err = mem.Load(ctx, "run-c")
+	is.NoErr(err)
+	_, err = worker.Resume(ctx, "run-c", "checked: the bank has no charge", durable.AsOf(entries[len(entries)-1].Seq))
+	is.NoErr(err)
+	run, _, err = mem.Load(ctx, "run-c")
+	is.NoErr(err)
+	is.Equal(run.Status, journal.Succeeded)
+	is.Equal(c.get("charge"), 2)
 }
 
 // PausedOnUnknownOutcome tells a run paused on an unknown outcome from

@@ -30,6 +30,18 @@ func pivotSaga(c *calls, refund bool) *saga.Saga[Order] {
 		Build()
 }
 
+// chargeFirstSaga: charge (the pivot, not idempotent, with a refund),
+// then ship (retriable).
+func chargeFirstSaga(c *calls) *saga.Saga[Order] {
+	step := func(name string) func(context.Context, *Order) error {
+		return func(context.Context, *Order) error { c.inc(name); return nil }
+	}
+	return saga.New[Order]().Name("order").
+		Step("charge", step("charge"), step("undo charge"), saga.Pivot()).
+		Step("ship", step("ship"), nil, saga.Retriable()).
+		Build()
+}
+
 // recoverAfterCrash crashes a run of sg with charge's outcome lost (the
 // write of its end), then recovers it with def's options.
 func recoverAfterCrash(t *testing.T, sg *saga.Saga[Order], opts ...durable.DefOption) (journal.Store, journal.Run) {
@@ -69,13 +81,7 @@ func TestUnknownPivotPauses(t *testing.T) {
 func TestUnknownFirstStepPivotPauses(t *testing.T) {
 	is := is.New(t)
 	var c calls
-	step := func(name string) func(context.Context, *Order) error {
-		return func(context.Context, *Order) error { c.inc(name); return nil }
-	}
-	sg := saga.New[Order]().Name("order").
-		Step("charge", step("charge"), step("undo charge"), saga.Pivot()).
-		Step("ship", step("ship"), nil, saga.Retriable()).
-		Build()
+	sg := chargeFirstSaga(&c)
 	clk := newClock()
 	store := journal.NewMemory(journal.WithClock(clk.now))
 	crashRun(t, store, sg, 0, &Order{}) // charge's end is lost

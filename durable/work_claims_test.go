@@ -143,7 +143,7 @@ func TestWorkLogsAFailedClaim(t *testing.T) {
 		is.Equal(mustLoad(t, store, id).Status, journal.Succeeded)
 		cancel()
 		is.True(errors.Is(<-worked, context.Canceled))
-		is.True(len(store.claims()) >= 2)                     // the failed claim, then the poll's
+		is.True(len(store.claims()) >= 2)                      // the failed claim, then the poll's
 		is.Equal(strings.Count(logs.String(), "msg=claim"), 1) // once, for the failure
 		is.True(strings.Contains(logs.String(), errClaim.Error()))
 		is.Equal(strings.Count(logs.String(), "level=ERROR"), 1) // the run, driven, is not an error
