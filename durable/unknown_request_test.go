@@ -71,6 +71,7 @@ func testRequestBeforeUnknownPause(t *testing.T, verb journal.Verb, sg func(*cal
 	is.True(store.made)
 	_, err = worker.Recover(ctx, 0) // the pending request is taken up
 	is.True(errors.Is(err, durable.ErrBadRequest))
+	refused := err
 
 	run, entries, err := mem.Load(ctx, "run-c")
 	is.NoErr(err)
@@ -80,7 +81,7 @@ func testRequestBeforeUnknownPause(t *testing.T, verb journal.Verb, sg func(*cal
 	is.Equal(c.get("ship"), 0)
 	last := entries[len(entries)-1]
 	is.Equal(last.Kind, journal.RequestCarriedOut)
-	is.True(strings.HasPrefix(last.Note, "refused: ")) // with why
+	is.Equal(last.Note, "refused: "+refused.Error()) // with why, as the worker reported it
 	is.True(strings.Contains(last.Note, "before"))
 
 	// A request made now, after the pause, that names no entry
@@ -117,4 +118,41 @@ func TestPausedOnUnknownOutcome(t *testing.T) {
 			t.Errorf("%s run, error %q: got %v, want %v", tc.run.Status, tc.run.Error, got, tc.want)
 		}
 	}
+}
+
+// A request made while the run was running is carried out once the run
+// paused on a step's own failure (a known outcome): the refusal above
+// is for a step whose outcome is unknown only.
+func TestRequestBeforeFailurePauseCarriedOut(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	mem := journal.NewMemory()
+	var c calls
+	store := &requestBeforePause{Store: mem, req: journal.Request{Verb: journal.Resume, Note: "courier is back"}}
+	e := durable.NewEngine(store, durable.WithLeaseTTL(ttl))
+	shipFails := true
+	sg := saga.New[Order]().Name("order").
+		Step("reserve", func(context.Context, *Order) error { c.inc("reserve"); return nil }, nil).
+		Step("ship", func(context.Context, *Order) error {
+			c.inc("ship")
+			if shipFails {
+				return errShip
+			}
+			return nil
+		}, nil).
+		Build()
+	d, err := durable.Register(e, sg, durable.PauseOnFailure())
+	is.NoErr(err)
+	_, err = d.Run(saga.WithRunID(ctx, "run-k"), &Order{})
+	is.True(errors.Is(err, errShip))
+	is.True(store.made)
+	is.Equal(mustLoad(t, mem, "run-k").Status, journal.Paused)
+
+	shipFails = false
+	n, err := e.Recover(ctx, 0) // the pending request is taken up
+	is.NoErr(err)
+	is.Equal(n, 1)
+	is.Equal(mustLoad(t, mem, "run-k").Status, journal.Succeeded)
+	is.Equal(c.get("reserve"), 1)
+	is.Equal(c.get("ship"), 2)
 }
