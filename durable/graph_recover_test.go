@@ -952,3 +952,23 @@ func TestGraphPausedRunCompensate(t *testing.T) {
 		}
 	}
 }
+
+// On a paused graph run, RetryStep is carried out for a step that was
+// cancelled by a sibling's failure, not only for the failed step: the
+// run stopped there too.
+func TestGraphPausedRunRetryCancelledStep(t *testing.T) {
+	ctx := context.Background()
+	e, store, w, v := pausedVerbRun(t, "v")
+	v.broken.Store(false)
+	rep, err := e.RetryStep(ctx, "v", "d", "retry d")
+	if err != nil || rep.Status != saga.StatusSucceeded {
+		t.Fatalf("retry d: %v, %v", rep.Status, err)
+	}
+	if got := w.n("do d"); got != 2 {
+		t.Errorf("d ran %d times, want 2", got)
+	}
+	run, entries, _ := store.Load(ctx, "v")
+	if run.Status != journal.Succeeded {
+		t.Errorf("run %s: %v", run.Status, kinds(entries))
+	}
+}
