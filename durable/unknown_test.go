@@ -151,6 +151,25 @@ func TestPauseOnFailureCrashPauses(t *testing.T) {
 	is.Equal(o.Keys, []string{"run-c/reserve/1", "run-c/charge/1", "run-c/ship/1"})
 }
 
+// A run paused on an unknown outcome and then compensated by a person
+// keeps the error it paused on: why it ended compensated.
+func TestPausedOnUnknownOutcomeCompensatedKeepsItsError(t *testing.T) {
+	is := is.New(t)
+	var c calls
+	store, run := recoverAfterCrash(t, orderSaga(&c), durable.PauseOnFailure())
+	is.Equal(run.Status, journal.Paused)
+	paused := run.Error
+	e := durable.NewEngine(store, durable.WithOwner("operator"))
+	_, _ = durable.Register(e, orderSaga(&c), durable.PauseOnFailure())
+	_, err := e.Compensate(context.Background(), "run-c", "the bank says it charged: refund")
+	is.NoErr(err)
+	run = mustLoad(t, store, "run-c")
+	is.Equal(run.Status, journal.Compensated)
+	is.Equal(run.Error, paused)
+	is.Equal(c.get("undo charge"), 1)
+	is.Equal(c.get("undo reserve"), 1)
+}
+
 // With PauseOnFailure, the crash policy does not apply: a run recovery
 // can carry on (here an idempotent step runs again) goes on forward.
 func TestPauseOnFailureCrashGoesOnWhenItCan(t *testing.T) {
