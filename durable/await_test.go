@@ -237,6 +237,7 @@ func TestWaitingRunOperators(t *testing.T) {
 	_, _ = s.d.Run(saga.WithRunID(ctx, "order-6"), &Shop{})
 	_, err := s.e.Resume(ctx, "order-6", "go on")
 	is.True(errors.Is(err, durable.ErrBadRequest))
+	is.True(strings.Contains(err.Error(), `waits for event "paid"`)) // says what it waits for
 	is.Equal(mustLoad(t, s.store, "order-6").Status, journal.Waiting)
 
 	_, err = s.e.Compensate(ctx, "order-6", "customer cancelled")
