@@ -3,7 +3,9 @@ package durable_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/matryer/is"
@@ -72,4 +74,92 @@ func TestInspectListsPendingSteps(t *testing.T) {
 	}
 	is.Equal(names, []string{"reserve succeeded", "pay running", "ship pending"})
 	is.True(!strings.Contains(view.Report.String(), "ended:"))
+}
+
+// planCounter counts SavePlan calls and fails the first fail of them.
+type planCounter struct {
+	*journal.Memory
+	saves atomic.Int32
+	fail  atomic.Int32
+}
+
+func (p *planCounter) SavePlan(ctx context.Context, pl journal.Plan) error {
+	p.saves.Add(1)
+	if p.fail.Add(-1) >= 0 {
+		return errors.New("plans table locked")
+	}
+	return p.Memory.SavePlan(ctx, pl)
+}
+
+// A definition saves its plan at its first run and not again; a save
+// that fails is logged, does not stop the run, and is tried at the next
+// run.
+func TestPlanSavedOnce(t *testing.T) {
+	is := is.New(t)
+	store := &planCounter{Memory: journal.NewMemory()}
+	store.fail.Store(1)
+	var logs syncLog
+	e := durable.NewEngine(store, durable.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	var c counter
+	d, err := durable.Register(e, fanSaga(&c, func(context.Context, string) error { return nil }))
+	is.NoErr(err)
+	for _, id := range []string{"fan-1", "fan-2", "fan-3"} {
+		_, err := d.Run(saga.WithRunID(context.Background(), id), &Trip{})
+		is.NoErr(err)
+	}
+	is.Equal(store.saves.Load(), int32(2)) // failed at the first run, saved at the second
+	is.Equal(strings.Count(logs.String(), "plan not saved"), 1)
+	_, err = store.LoadPlan(context.Background(), mustLoad(t, store, "fan-3").Fingerprint)
+	is.NoErr(err)
+}
+
+// The run's header carries its latest snapshot once its status changes:
+// a run paused at a failure holds, in its header, the effects of the
+// steps before it, for tools that read only headers (List).
+func TestHeaderStateCatchesUpAtAPause(t *testing.T) {
+	is := is.New(t)
+	store := journal.NewMemory()
+	e := durable.NewEngine(store)
+	var c calls
+	d, err := durable.Register(e, orderSaga(&c), durable.PauseOnFailure())
+	is.NoErr(err)
+	_, err = d.Run(saga.WithRunID(context.Background(), "run-h"), &Order{FailShip: true})
+	is.True(errors.Is(err, errShip))
+	runs, err := store.List(context.Background(), journal.Filter{})
+	is.NoErr(err)
+	is.Equal(len(runs), 1)
+	is.Equal(runs[0].Status, journal.Paused)
+	var o Order
+	is.NoErr(jsonDecode(runs[0].State, &o))
+	is.Equal(o.Steps, []string{"reserve", "charge"})
+}
+
+// A run started to be driven by any worker is pending until a worker
+// takes it; its first write marks it running, while its steps run.
+func TestStartedRunIsRunningOnceDriven(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	store := journal.NewMemory()
+	e := durable.NewEngine(store)
+	g := newGate()
+	var c calls
+	d, err := durable.Register(e, saga.New[Order]().Name("order").
+		Step("reserve", func(context.Context, *Order) error { c.inc("reserve"); return nil }, nil).
+		Step("ship", func(ctx context.Context, _ *Order) error { return g.wait(ctx) }, nil).
+		Build())
+	is.NoErr(err)
+	id, err := d.Start(ctx, &Order{})
+	is.NoErr(err)
+	is.Equal(mustLoad(t, store, id).Status, journal.Pending)
+	done := make(chan error, 1)
+	go func() { _, err := e.Recover(ctx, 0); done <- err }()
+	<-g.entered
+	run := mustLoad(t, store, id)
+	is.Equal(run.Status, journal.Running) // reserve's end marked it running
+	var o Order
+	is.NoErr(jsonDecode(run.State, &o))
+	is.Equal(c.get("reserve"), 1)
+	g.release()
+	is.NoErr(<-done)
+	is.Equal(mustLoad(t, store, id).Status, journal.Succeeded)
 }
