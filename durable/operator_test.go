@@ -47,6 +47,7 @@ func TestPauseAndResume(t *testing.T) {
 	run, _, _ := store.Load(context.Background(), "run-p")
 	is.Equal(run.Status, journal.Paused)
 	is.True(strings.Contains(run.Error, "courier unavailable"))
+	is.Equal(run.Error, err.Error()) // the error Run returned, as journaled
 
 	shipFails = false // the cause is fixed
 	rep, err = e.Resume(context.Background(), "run-p", "courier is back")

@@ -100,6 +100,29 @@ func TestUnknownFirstStepPivotPauses(t *testing.T) {
 	is.Equal(c.get("ship"), 0)
 }
 
+// Past a first-step pivot, a retriable step whose outcome is unknown runs
+// again, even for a definition that pauses on failure: recovery can go
+// forward, and there is no way back to pause for.
+func TestUnknownStepPastFirstStepPivotRunsAgain(t *testing.T) {
+	is := is.New(t)
+	var c calls
+	sg := chargeFirstSaga(&c)
+	clk := newClock()
+	store := journal.NewMemory(journal.WithClock(clk.now))
+	crashRun(t, store, sg, 1, &Order{}) // ship's end is lost
+	worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
+	_, err := durable.Register(worker, sg, durable.PauseOnFailure())
+	is.NoErr(err)
+	clk.advance(2 * ttl)
+	n, err := worker.Recover(context.Background(), 0)
+	is.NoErr(err)
+	is.Equal(n, 1)
+	is.Equal(mustLoad(t, store, "run-c").Status, journal.Succeeded)
+	is.Equal(c.get("charge"), 1)
+	is.Equal(c.get("ship"), 2)
+	is.Equal(c.get("undo charge"), 0)
+}
+
 // Under CompensateAfterCrash, a pivot whose outcome is unknown and that
 // has a compensation is compensated, with everything before it.
 func TestUnknownPivotCompensated(t *testing.T) {
