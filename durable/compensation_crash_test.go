@@ -5,12 +5,14 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/matryer/is"
 
 	"github.com/sagakit/sagakit/durable"
 	"github.com/sagakit/sagakit/journal"
+	"github.com/sagakit/sagakit/retry"
 	"github.com/sagakit/sagakit/saga"
 )
 
@@ -100,4 +102,47 @@ func TestCrashAfterAFailedCompensationRetriesIt(t *testing.T) {
 	is.Equal(c.get("undo c"), 2)
 	is.Equal(c.get("undo b"), 2) // its end went with the write that died: at least once
 	is.Equal(c.get("undo a"), 1)
+}
+
+// A compensation's attempts are journaled with its end, and Inspect
+// reports them: here one failure, then a success.
+func TestCompensationAttemptsJournaled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) { // the retry's wait passes on the bubble's clock
+		is := is.New(t)
+		ctx := context.Background()
+		store := journal.NewMemory()
+		e := durable.NewEngine(store)
+		calls := 0
+		sg := saga.New[Order]().Name("refund").
+			WithCompensationRetry(retry.Policy{MaxAttempts: 3, InitialInterval: time.Millisecond}).
+			Step("charge", func(context.Context, *Order) error { return nil }, func(context.Context, *Order) error {
+				calls++
+				if calls == 1 {
+					return errors.New("refund service busy")
+				}
+				return nil
+			}).
+			Step("ship", func(context.Context, *Order) error { return errShip }, nil).
+			Build()
+		d, err := durable.Register(e, sg)
+		is.NoErr(err)
+		_, err = d.Run(saga.WithRunID(ctx, "run-a"), &Order{})
+		is.True(errors.Is(err, errShip))
+		is.Equal(calls, 2)
+		_, entries, err := store.Load(ctx, "run-a")
+		is.NoErr(err)
+		var end journal.Entry
+		for _, en := range entries {
+			if en.Kind == journal.CompSucceeded {
+				end = en
+			}
+		}
+		is.Equal(end.Step, "charge")
+		is.Equal(end.Attempts, 2)
+		view, err := durable.Inspect(ctx, store, "run-a")
+		is.NoErr(err)
+		charge, _ := view.Report.Step("charge")
+		is.True(charge.Compensation != nil)
+		is.Equal(charge.Compensation.Attempts, 2)
+	})
 }
