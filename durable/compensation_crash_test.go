@@ -3,6 +3,7 @@ package durable_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -145,4 +146,33 @@ func TestCompensationAttemptsJournaled(t *testing.T) {
 		is.True(charge.Compensation != nil)
 		is.Equal(charge.Compensation.Attempts, 2)
 	})
+}
+
+// When a run's last write fails, Run's error says so and keeps the
+// run's own outcome: a failed run's error still matches its step's
+// error, and a run that succeeded reports only the write.
+func TestLastWriteFailureKeepsTheOutcome(t *testing.T) {
+	for _, fail := range []bool{true, false} {
+		t.Run(map[bool]string{true: "failed run", false: "succeeded run"}[fail], func(t *testing.T) {
+			is := is.New(t)
+			store := &dyingAt{Store: journal.NewMemory(), at: func(e journal.Entry) bool { return e.Kind == journal.RunEnded }}
+			e := durable.NewEngine(store)
+			d, err := durable.Register(e, saga.New[Order]().Name("order").
+				Step("reserve", func(context.Context, *Order) error { return nil }, func(context.Context, *Order) error { return nil }).
+				Step("ship", func(context.Context, *Order) error {
+					if fail {
+						return errShip
+					}
+					return nil
+				}, nil).
+				Build())
+			is.NoErr(err)
+			_, err = d.Run(saga.WithRunID(context.Background(), "run-l"), &Order{})
+			is.True(errors.Is(err, errCrash)) // the write
+			is.Equal(errors.Is(err, errShip), fail)
+			if !fail {
+				is.True(!strings.Contains(err.Error(), "%!w(<nil>)")) // no nil outcome wrapped beside the write
+			}
+		})
+	}
 }
