@@ -73,43 +73,36 @@ func TestRecoverForwardAfterCrash(t *testing.T) {
 }
 
 // A step whose outcome was lost and which is not idempotent is
-// compensated, with everything before it.
+// compensated, with everything before it, and never run again: the
+// second step, and the first (where the run's journal begins).
 func TestRecoverCompensatesUnknownStep(t *testing.T) {
-	is := is.New(t)
-	var clk sagatest.Clock
-	store := journal.NewMemory(journal.WithClock(clk.Now))
-	var c calls
-	crashAt(t, sagatest.NewCrashingStore(store).CrashBefore(journal.StepSucceeded, "charge"), orderSaga(&c), &Order{})
+	for _, tc := range []struct {
+		step   string
+		undone []string
+		next   string // the step after it, never started
+	}{
+		{"charge", []string{"charge", "reserve"}, "ship"},
+		{"reserve", []string{"reserve"}, "charge"},
+	} {
+		t.Run(tc.step, func(t *testing.T) {
+			is := is.New(t)
+			var clk sagatest.Clock
+			store := journal.NewMemory(journal.WithClock(clk.Now))
+			var c calls
+			crashAt(t, sagatest.NewCrashingStore(store).CrashBefore(journal.StepSucceeded, tc.step), orderSaga(&c), &Order{})
 
-	worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
-	_, _ = durable.Register(worker, orderSaga(&c))
-	is.Equal(sagatest.Recover(t, worker, &clk), 1)
-	run, _, _ := store.Load(context.Background(), "run-c")
-	is.Equal(run.Status, journal.Compensated)
-	is.Equal(c.get("charge"), 1) // not run again
-	is.Equal(c.get("undo charge"), 1)
-	is.Equal(c.get("undo reserve"), 1)
-	is.Equal(c.get("ship"), 0)
-}
-
-// The first step, too: its outcome unknown and not idempotent, it is
-// compensated, never run again (the run's first step is where its
-// journal begins).
-func TestRecoverCompensatesUnknownFirstStep(t *testing.T) {
-	is := is.New(t)
-	var clk sagatest.Clock
-	store := journal.NewMemory(journal.WithClock(clk.Now))
-	var c calls
-	crashAt(t, sagatest.NewCrashingStore(store).CrashBefore(journal.StepSucceeded, "reserve"), orderSaga(&c), &Order{})
-
-	worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
-	_, _ = durable.Register(worker, orderSaga(&c))
-	is.Equal(sagatest.Recover(t, worker, &clk), 1)
-	run, _, _ := store.Load(context.Background(), "run-c")
-	is.Equal(run.Status, journal.Compensated)
-	is.Equal(c.get("reserve"), 1) // not run again
-	is.Equal(c.get("undo reserve"), 1)
-	is.Equal(c.get("charge"), 0)
+			worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
+			_, _ = durable.Register(worker, orderSaga(&c))
+			is.Equal(sagatest.Recover(t, worker, &clk), 1)
+			run, _, _ := store.Load(context.Background(), "run-c")
+			is.Equal(run.Status, journal.Compensated)
+			is.Equal(c.get(tc.step), 1) // not run again
+			for _, u := range tc.undone {
+				is.Equal(c.get("undo "+u), 1)
+			}
+			is.Equal(c.get(tc.next), 0)
+		})
+	}
 }
 
 func TestCompensateAfterCrashPolicy(t *testing.T) {

@@ -42,13 +42,21 @@ func chargeFirstSaga(c *calls) *saga.Saga[Order] {
 		Build()
 }
 
-// recoverAfterCrash crashes a run of sg with charge's outcome lost (the
-// write of its end), then recovers it with def's options.
+// recoverAfterCrash crashes a run of sg with its second step's outcome
+// lost (the write of its end: charge's in pivotSaga), then recovers it
+// with def's options.
 func recoverAfterCrash(t *testing.T, sg *saga.Saga[Order], opts ...durable.DefOption) (journal.Store, journal.Run) {
+	t.Helper()
+	return recoverAfterCrashAt(t, sg, 1, opts...)
+}
+
+// recoverAfterCrashAt is recoverAfterCrash with step n's outcome lost
+// (0 for the first step).
+func recoverAfterCrashAt(t *testing.T, sg *saga.Saga[Order], n int, opts ...durable.DefOption) (journal.Store, journal.Run) {
 	t.Helper()
 	clk := newClock()
 	store := journal.NewMemory(journal.WithClock(clk.now))
-	crashRun(t, store, sg, 1, &Order{})
+	crashRun(t, store, sg, n, &Order{})
 	worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
 	if _, err := durable.Register(worker, sg, opts...); err != nil {
 		t.Fatal(err)
@@ -81,18 +89,7 @@ func TestUnknownPivotPauses(t *testing.T) {
 func TestUnknownFirstStepPivotPauses(t *testing.T) {
 	is := is.New(t)
 	var c calls
-	sg := chargeFirstSaga(&c)
-	clk := newClock()
-	store := journal.NewMemory(journal.WithClock(clk.now))
-	crashRun(t, store, sg, 0, &Order{}) // charge's end is lost
-	worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
-	_, err := durable.Register(worker, sg)
-	is.NoErr(err)
-	clk.advance(2 * ttl)
-	n, err := worker.Recover(context.Background(), 0)
-	is.NoErr(err)
-	is.Equal(n, 1)
-	run := mustLoad(t, store, "run-c")
+	_, run := recoverAfterCrashAt(t, chargeFirstSaga(&c), 0) // charge's end is lost
 	is.Equal(run.Status, journal.Paused)
 	is.True(strings.Contains(run.Error, `"charge"`))
 	is.Equal(c.get("charge"), 1)
@@ -106,18 +103,8 @@ func TestUnknownFirstStepPivotPauses(t *testing.T) {
 func TestUnknownStepPastFirstStepPivotRunsAgain(t *testing.T) {
 	is := is.New(t)
 	var c calls
-	sg := chargeFirstSaga(&c)
-	clk := newClock()
-	store := journal.NewMemory(journal.WithClock(clk.now))
-	crashRun(t, store, sg, 1, &Order{}) // ship's end is lost
-	worker := durable.NewEngine(store, durable.WithOwner("worker"), durable.WithLeaseTTL(ttl))
-	_, err := durable.Register(worker, sg, durable.PauseOnFailure())
-	is.NoErr(err)
-	clk.advance(2 * ttl)
-	n, err := worker.Recover(context.Background(), 0)
-	is.NoErr(err)
-	is.Equal(n, 1)
-	is.Equal(mustLoad(t, store, "run-c").Status, journal.Succeeded)
+	_, run := recoverAfterCrashAt(t, chargeFirstSaga(&c), 1, durable.PauseOnFailure()) // ship's end is lost
+	is.Equal(run.Status, journal.Succeeded)
 	is.Equal(c.get("charge"), 1)
 	is.Equal(c.get("ship"), 2)
 	is.Equal(c.get("undo charge"), 0)
