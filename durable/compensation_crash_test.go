@@ -106,8 +106,15 @@ func TestCrashAfterAFailedCompensationRetriesIt(t *testing.T) {
 }
 
 // A compensation's attempts are journaled with its end, and Inspect
-// reports them: here one failure, then a success.
+// reports them: here one failure, then a success; one step at a time,
+// and in a graph.
 func TestCompensationAttemptsJournaled(t *testing.T) {
+	for name, opts := range map[string][]saga.StepOption{"sequence": nil, "graph": {saga.After("charge")}} {
+		t.Run(name, func(t *testing.T) { testCompensationAttempts(t, opts) })
+	}
+}
+
+func testCompensationAttempts(t *testing.T, shipOpts []saga.StepOption) {
 	synctest.Test(t, func(t *testing.T) { // the retry's wait passes on the bubble's clock
 		is := is.New(t)
 		ctx := context.Background()
@@ -123,7 +130,7 @@ func TestCompensationAttemptsJournaled(t *testing.T) {
 				}
 				return nil
 			}).
-			Step("ship", func(context.Context, *Order) error { return errShip }, nil).
+			Step("ship", func(context.Context, *Order) error { return errShip }, nil, shipOpts...).
 			Build()
 		d, err := durable.Register(e, sg)
 		is.NoErr(err)
